@@ -1,0 +1,35 @@
+# Two commands: `make run` (set up, start the app) and `make test` (set up, run the tests).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: run test lint bench clean-venv
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip==26.3"
+
+# torch goes first and alone: asked for by another package it would pull a multi-GB CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -c requirements.lock -e ".[dev]"
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/studio app --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/onsets_speed.py
+
+clean-venv:
+	rm -rf $(VENV)
