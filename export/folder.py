@@ -1,0 +1,182 @@
+"""A model on disk is a folder: `config.json` (a dataclass) beside `model.safetensors`.
+
+Loading is strict: a config key we do not know, a missing weight, an unexpected weight or a shape
+that does not match is an error that names the file and the key, never a silent partial load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+C = TypeVar("C")
+
+
+class ModelFolderError(ValueError):
+    """A model folder (or checkpoint) is missing, malformed, or does not fit the model."""
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write bytes so that readers see either the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    write_atomic(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The dataclass as JSON-ready data, tagged with its `model_type`."""
+    return {"model_type": type(config).model_type, **dataclasses.asdict(config)}
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], source: str = "config") -> C:
+    """Build `cls` from JSON data; unknown keys and a wrong `model_type` are errors."""
+    data = dict(data)
+    model_type = data.pop("model_type", None)
+    if model_type != cls.model_type:
+        raise ModelFolderError(
+            f"{source}: holds a {model_type!r} model, but a {cls.model_type!r} model was expected"
+        )
+    return _build(cls, data, source)
+
+
+def _build(cls: type[C], data: dict[str, Any], source: str) -> C:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ModelFolderError(f"{source}: unknown config keys {unknown} for {cls.__name__}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = _build(hint, value, f"{source} [{name}]")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            # JSON has no tuples: give tuple-typed fields their tuples back (nested too).
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ModelFolderError(f"{source}: invalid config for {cls.__name__}: {e}") from e
+
+
+def read_config(folder: str | Path, cls: type[C]) -> C:
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise ModelFolderError(
+            f"{folder}: not a model folder (no {CONFIG_FILE}); expected {CONFIG_FILE} beside "
+            f"{WEIGHTS_FILE}"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFolderError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise ModelFolderError(f"{path}: expected a JSON object")
+    return config_from_dict(cls, data, source=str(path))
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def read_weights(folder: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(folder) / WEIGHTS_FILE
+    if not path.is_file():
+        raise ModelFolderError(f"{folder}: no {WEIGHTS_FILE} beside {CONFIG_FILE}")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFolderError(f"{path}: unreadable or truncated safetensors file ({e})") from e
+
+
+def check_state_dict(
+    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """Raise one error listing every missing, unexpected and mis-shaped key."""
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    mis_shaped = [
+        f"{k}: {tuple(given[k].shape)} (expected {tuple(expected[k].shape)})"
+        for k in sorted(set(expected) & set(given))
+        if tuple(given[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    for label, items in (
+        ("missing", missing),
+        ("unexpected", unexpected),
+        ("wrong shape", mis_shaped),
+    ):
+        if items:
+            shown = ", ".join(items[:6]) + (f", … ({len(items)} in all)" if len(items) > 6 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise ModelFolderError(f"{source}: weights do not fit the model; " + "; ".join(problems))
+
+
+def load_weights_into(module: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str):
+    check_state_dict(module.state_dict(), weights, source)
+    module.load_state_dict(weights, strict=True)
+    return module
+
+
+def save_model_folder(
+    folder: str | Path, config: Any, module: torch.nn.Module, extra_json: Mapping | None = None
+) -> Path:
+    """Write config.json + model.safetensors (+ extra JSON files), each atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS_FILE}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        save_file(state, tmp)
+        os.replace(tmp, folder / WEIGHTS_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_json_atomic(folder / CONFIG_FILE, config_to_dict(config))
+    for name, obj in (extra_json or {}).items():
+        write_json_atomic(folder / name, obj)
+    return folder
+
+
+def load_model_folder(
+    folder: str | Path, config_cls: type[C], build: typing.Callable[[C], torch.nn.Module]
+) -> tuple[C, torch.nn.Module]:
+    """Read the config, build the module with `build(config)`, load its weights strictly."""
+    config = read_config(folder, config_cls)
+    module = build(config)
+    load_weights_into(module, read_weights(folder), str(Path(folder) / WEIGHTS_FILE))
+    return config, module.eval()

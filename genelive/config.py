@@ -1,0 +1,84 @@
+"""Model configs: dataclasses saved as `config.json` beside `model.safetensors`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+# StepMania difficulty names and GenéLive's scalar condition values (Edit counts as Challenge).
+DIFFICULTIES: tuple[str, ...] = ("Beginner", "Easy", "Medium", "Hard", "Challenge")
+DIFFICULTY_VALUES: tuple[int, ...] = (10, 20, 30, 40, 50)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How activations become onsets, per difficulty (Beginner..Challenge); chosen on validation."""
+
+    thresholds: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
+    min_gap_frames: tuple[int, ...] = (5, 4, 4, 4, 4)  # KLab's minimum note distance
+
+
+@dataclass(frozen=True)
+class OnsetConfig:
+    """GenéLive!: multi-scale conv stack + difficulty scalar + beat guide + BiLSTM (DESIGN §3)."""
+
+    model_type: ClassVar[str] = "genelive-onset"
+
+    n_mels: int = 229
+    conv_channels: int = 48  # first conv width; branches end at 4× this; 4 branches → 16× per frame
+    # Time max-pooling (pool A, pool B) per branch: ×1, ×16, ×64, ×128 → 32 ms, 0.5 s, 2 s, 4 s.
+    time_pools: tuple[tuple[int, int], ...] = ((1, 1), (2, 8), (2, 32), (2, 64))
+    dropblock: float = 0.25
+    features_dropout: float = 0.5
+    use_difficulty: bool = True
+    use_beats: bool = True
+    lstm_hidden: int = 384  # per direction
+    lstm_layers: int = 2
+    lstm_dropout: float = 0.1
+    head_dropout: float = 0.3
+    # KLab's eval-mode BiLSTM runs long songs in chunks of 640 frames, carrying the state across
+    # chunk borders in a way that differs from one whole-sequence pass. Imported KLab models keep
+    # it (parity); 0 means one pass over the whole song.
+    lstm_chunk_frames: int = 0
+    decoding: Decoding = field(default_factory=Decoding)
+
+    @property
+    def features(self) -> int:
+        return 4 * self.conv_channels * len(self.time_pools)
+
+
+@dataclass(frozen=True)
+class DDCConfig:
+    """DDC-style CNN onset model (Donahue et al. 2017), our baseline."""
+
+    model_type: ClassVar[str] = "ddc-onset"
+
+    n_mels: int = 80
+    fft_sizes_ms: tuple[float, ...] = (23.2, 46.4, 92.9)  # DDC's 1024/2048/4096 at 44.1 kHz
+    hop_s: float = 0.01  # 100 frames per second
+    context_frames: int = 7  # ±7 frames around the one classified (15 in all)
+    conv_channels: tuple[int, int] = (10, 20)
+    hidden: tuple[int, int] = (256, 128)
+    dropout: float = 0.5
+    decoding: Decoding = field(default_factory=Decoding)
+
+
+@dataclass(frozen=True)
+class LibrosaOnsetConfig:
+    """Non-learned baseline: librosa spectral-flux onset strength + peak picking."""
+
+    model_type: ClassVar[str] = "librosa-onset"
+
+    hop_s: float = 0.01
+    n_mels: int = 128
+    decoding: Decoding = field(default_factory=Decoding)
+
+
+# Named presets for `studio train-charts --config NAME`.
+PRESETS = {
+    "paper": OnsetConfig(),
+    # Trains on a 2-core CPU in about an hour: a third of the conv width, a third of the LSTM.
+    "small": OnsetConfig(conv_channels=16, lstm_hidden=128),
+    "ddc": DDCConfig(),
+    "librosa": LibrosaOnsetConfig(),
+}

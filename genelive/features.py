@@ -1,0 +1,94 @@
+"""GenéLive's front end (log-mel frames) and the beat guide, exactly as KLab computes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import librosa
+import numpy as np
+
+from genelive.audio import SAMPLE_RATE
+
+HOP = 512
+N_FFT = 2048
+N_MELS = 229
+FMIN_HZ = 30.0
+FPS = SAMPLE_RATE / HOP  # 31.25 frames per second: one frame is 32 ms
+LOG_FLOOR = 1e-5
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """(n_samples,) mono 16 kHz → (T, 229) natural-log mel power, T = 1 + n_samples // 512.
+
+    KLab computed their features with librosa 0.8, whose STFT padded the signal by reflection;
+    librosa ≥ 0.10 pads with zeros, which changes the first and last two frames.
+    """
+    mel = librosa.feature.melspectrogram(
+        y=np.asarray(audio, dtype=np.float32),
+        sr=SAMPLE_RATE,
+        n_fft=N_FFT,
+        hop_length=HOP,
+        n_mels=N_MELS,
+        fmin=FMIN_HZ,
+        htk=True,
+        pad_mode="reflect",
+    )
+    return np.log(np.maximum(mel, LOG_FLOOR)).T.astype(np.float32)
+
+
+def time_to_frame(times_s: np.ndarray | Sequence[float], fps: float = FPS) -> np.ndarray:
+    """Seconds → frame indices, rounding half to even as KLab's `np.round(ms / 32)` does."""
+    return np.rint(np.asarray(times_s, dtype=np.float64) * fps).astype(np.int64)
+
+
+def beat_guide(
+    beat_times_s: np.ndarray,
+    n_frames: int,
+    downbeat_mask: np.ndarray | None = None,
+    downbeat_value: float = 1.0,
+    fps: float = FPS,
+) -> np.ndarray:
+    """(T,) float32: 1 on frames holding a quarter-note beat, else 0.
+
+    KLab's inference path marks downbeats with 2 while its training path marks them with 1; we
+    train and infer with 1. `downbeat_value=2` reproduces their inference input (parity tests).
+    """
+    guide = np.zeros(n_frames, dtype=np.float32)
+    frames = time_to_frame(beat_times_s, fps)
+    inside = (frames >= 0) & (frames < n_frames)
+    guide[frames[inside]] = 1.0
+    if downbeat_mask is not None and downbeat_value != 1.0:
+        down = frames[inside & np.asarray(downbeat_mask, dtype=bool)]
+        guide[down] = downbeat_value
+    return guide
+
+
+def beats_from_bpm_info(
+    bpm_info: Sequence[Sequence[float]], duration_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """KLab's tempo map `[[bpm, start_ms, beats_per_measure], ...]` → (beat times s, downbeat mask).
+
+    Each entry starts a run of constant tempo at `start_ms` (a downbeat) that lasts until the
+    next entry or the end of the song.
+    """
+    entries = [tuple(e) for e in bpm_info]
+    for bpm, start_ms, per_measure in entries:
+        if not (bpm > 0 and start_ms >= 0 and int(per_measure) > 0):
+            raise ValueError(f"invalid tempo map entry {[bpm, start_ms, per_measure]}")
+    end_ms = duration_s * 1000.0
+    times, downbeats = [], []
+    for i, (bpm, start_ms, per_measure) in enumerate(entries):
+        if start_ms > end_ms:
+            continue
+        stop_ms = min(entries[i + 1][1], end_ms) if i + 1 < len(entries) else end_ms
+        run = np.arange(start_ms, stop_ms, 60_000.0 / bpm)  # ms, as KLab computes it
+        times.append(run / 1000.0)
+        downbeats.append(np.arange(len(run)) % int(per_measure) == 0)
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    return np.concatenate(times), np.concatenate(downbeats)
+
+
+def n_frames_for(n_samples: int) -> int:
+    """Frames the centred STFT yields for `n_samples` samples."""
+    return 1 + n_samples // HOP
