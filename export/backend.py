@@ -45,7 +45,9 @@ class TorchBackend:
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         with torch.inference_mode():
-            tensors = {k: torch.from_numpy(np.asarray(v)).to(self.device) for k, v in inputs.items()}
+            tensors = {
+                k: torch.as_tensor(np.asarray(v), device=self.device) for k, v in inputs.items()
+            }
             outputs = self.module(**tensors)
         return {k: v.float().cpu().numpy() for k, v in outputs.items()}
 

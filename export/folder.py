@@ -42,6 +42,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model folder is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -152,20 +153,28 @@ def load_weights_into(module: torch.nn.Module, weights: Mapping[str, torch.Tenso
 
 
 def save_model_folder(
-    folder: str | Path, config: Any, module: torch.nn.Module, extra_json: Mapping | None = None
+    folder: str | Path,
+    config: Any,
+    module: torch.nn.Module | None,
+    extra_json: Mapping | None = None,
 ) -> Path:
-    """Write config.json + model.safetensors (+ extra JSON files), each atomically."""
+    """Write config.json + model.safetensors (+ extra JSON files), each atomically.
+
+    `module=None` writes a config-only folder (a model with nothing learned, e.g. a baseline).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS_FILE}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        save_file(state, tmp)
-        os.replace(tmp, folder / WEIGHTS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if module is not None:
+        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS_FILE}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            save_file(state, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, folder / WEIGHTS_FILE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     write_json_atomic(folder / CONFIG_FILE, config_to_dict(config))
     for name, obj in (extra_json or {}).items():
         write_json_atomic(folder / name, obj)

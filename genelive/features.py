@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import librosa
@@ -92,3 +93,14 @@ def beats_from_bpm_info(
 def n_frames_for(n_samples: int) -> int:
     """Frames the centred STFT yields for `n_samples` samples."""
     return 1 + n_samples // HOP
+
+
+def beats_from_bpm_offset(bpm: float, offset_s: float, duration_s: float) -> np.ndarray:
+    """Beat times of a constant tempo, StepMania's convention: beat 0 falls at −offset seconds."""
+    if not bpm > 0:
+        raise ValueError(f"BPM must be positive, not {bpm}")
+    period = 60.0 / bpm
+    first = math.ceil((offset_s - 1e-9) / period)  # the first beat at time ≥ 0
+    k = np.arange(first, first + int(duration_s / period) + 2)
+    times = -offset_s + k * period
+    return times[(times >= 0) & (times <= duration_s)]

@@ -40,9 +40,7 @@ def config_from_klab(state: dict[str, torch.Tensor]) -> OnsetConfig:
         conv_channels = state["onset_stack.cnns.0.0.weight"].shape[0]
         n_branches = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("onset_stack."))
         lstm_hidden = state["onset_sequence.rnn.weight_hh_l0"].shape[1]
-        lstm_layers = 1 + max(
-            int(m[1]) for k in state if (m := re.search(r"weight_hh_l(\d+)$", k))
-        )
+        lstm_layers = 1 + max(int(m[1]) for k in state if (m := re.search(r"weight_hh_l(\d+)$", k)))
         n_extra = state["onset_sequence.rnn.weight_ih_l0"].shape[1] - 4 * conv_channels * n_branches
     except (KeyError, ValueError) as e:
         raise ModelFolderError(f"not a KLab GenéLive! state dict (missing {e})") from e
@@ -74,6 +72,10 @@ def import_klab(
     """`studio import-klab`: a KLab `.pth` state dict → our folder (config.json + safetensors)."""
     state = read_state_dict(checkpoint, allow_pickle=allow_pickle)
     config, net = import_klab_state_dict(state)
-    save_model_folder(out_dir, config, net, {"provenance.json": {"imported_from": str(checkpoint),
-                                                                 "format": "KLab/AAAI-23.6040"}})
+    save_model_folder(
+        out_dir,
+        config,
+        net,
+        {"provenance.json": {"imported_from": str(checkpoint), "format": "KLab/AAAI-23.6040"}},
+    )
     return config

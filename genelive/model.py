@@ -124,7 +124,8 @@ class OnsetNet(nn.Module):
         """(N, T, C) features, (N, T) beat guide, (N,) difficulty value → (N, T) onset logits."""
         parts = [features]
         if self.cfg.use_difficulty:
-            parts.append(difficulty[:, None, None].to(features.dtype).expand(-1, features.shape[1], 1))
+            level = difficulty[:, None, None].to(features.dtype)  # (N, 1, 1)
+            parts.append(level.expand(-1, features.shape[1], 1))
         if self.cfg.use_beats:
             parts.append(beats[:, :, None].to(features.dtype))
         x = torch.cat(parts, dim=-1)  # (N, T, C + 2)

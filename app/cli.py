@@ -1,0 +1,116 @@
+"""`studio`: the command line of GenéLive Studio."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from app import commands
+
+
+def _add_model(p: argparse.ArgumentParser, help_text: str = "model folder (default: bundled)"):
+    p.add_argument("--model", type=Path, default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="GenéLive Studio: charts from songs, style transfer, images from text.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("app", help="start the web app")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    _add_model(p, "onset model folder for the Charts tab (default: bundled)")
+    p.set_defaults(run=commands.run_app)
+
+    p = sub.add_parser("onsets", help="onset activations of a song, per difficulty, to .npz")
+    p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
+    _add_model(p)
+    p.add_argument(
+        "--tempo-map",
+        help="KLab tempo map as JSON: '[[bpm, start_ms, beats_per_measure], ...]' "
+        "(without it the beat guide is empty)",
+    )
+    p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
+    p.set_defaults(run=commands.run_onsets)
+
+    p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
+    p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept a checkpoint holding arbitrary Python objects (may run code: trust needed)",
+    )
+    p.set_defaults(run=commands.run_import_klab)
+
+    p = sub.add_parser("train-charts", help="train an onset model on charts with audio")
+    p.add_argument("data_dir", type=Path, help="folder tree of .sm/.ssc/.osu with their audio")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+    p.add_argument(
+        "--config",
+        default="small",
+        choices=sorted(commands.PRESETS),
+        help="paper: KLab's sizes; small: trains on a CPU; ddc / librosa: the baselines",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="training steps (default 3000)")
+    p.add_argument("--batch", type=int, default=None, help="windows per step (default 16)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 400)")
+    p.add_argument("--validate-every", type=int, default=None, help="steps between validations")
+    p.add_argument("--pos-weight", type=float, default=None, help="weight of onset frames")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the conv stack for training (≈1.7× faster on CPU after ~2 min)",
+    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
+    p.set_defaults(run=commands.run_train)
+
+    p = sub.add_parser("eval-charts", help="evaluate onsets against every chart in a folder")
+    p.add_argument("data_dir", type=Path)
+    _add_model(p)
+    p.add_argument(
+        "--split",
+        choices=("all", "train", "validation"),
+        default="all",
+        help="only the songs of this side of the model's training split",
+    )
+    p.add_argument("--no-baselines", action="store_true", help="skip the bundled baselines")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
+    p.set_defaults(run=commands.run_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    args.command_line = "studio " + shlex.join(argv)
+    try:
+        result = args.run(args)
+    except commands.USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if result is not None:
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

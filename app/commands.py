@@ -1,0 +1,135 @@
+"""What each `studio` subcommand does: parse-free functions over argparse namespaces."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+import numpy as np
+
+from export.folder import ModelFolderError, write_atomic
+from genelive.audio import AudioError, load_audio
+from genelive.config import DIFFICULTIES, PRESETS
+from genelive.data import DEFAULT_CACHE
+from genelive.features import beats_from_bpm_info
+from genelive.osu import OsuError
+from genelive.pipeline import OnsetModel
+
+# Errors that mean "the input is wrong": printed as one line, exit status 2, no traceback.
+USER_ERRORS = (AudioError, ModelFolderError, OsuError, FileNotFoundError, ValueError)
+
+__all__ = ["PRESETS", "USER_ERRORS"]
+
+
+def parse_tempo_map(text: str) -> list[list[float]]:
+    try:
+        entries = json.loads(text)
+        if not isinstance(entries, list) or not entries:
+            raise ValueError
+        return [
+            [float(bpm), float(start_ms), int(per_measure)]
+            for bpm, start_ms, per_measure in entries
+        ]
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            "--tempo-map must be JSON like '[[120, 0, 4]]' (bpm, start_ms, beats_per_measure)"
+        ) from e
+
+
+def run_onsets(args) -> None:
+    model = OnsetModel.load(args.model)
+    if model.model_type != "genelive-onset":
+        raise ValueError(
+            f"{model.folder}: `studio onsets` needs a GenéLive! model, not {model.model_type}"
+        )
+    audio = load_audio(args.audio, max_duration_s=args.max_minutes * 60)
+    log_mel = model.features(audio)
+    beat_times = None
+    if args.tempo_map:
+        beat_times, _ = beats_from_bpm_info(
+            parse_tempo_map(args.tempo_map), len(log_mel) / model.fps
+        )
+    act = model.activations(log_mel, beat_times, DIFFICULTIES)
+    buffer = io.BytesIO()
+    np.savez(buffer, log_mel=act.features, beats=act.beats, onset_probs=act.probs)
+    write_atomic(args.output, buffer.getvalue())
+    print(
+        f"wrote {args.output}: log_mel {act.features.shape}, beats {act.beats.shape}, "
+        f"onset_probs {act.probs.shape} ({', '.join(DIFFICULTIES)})"
+    )
+
+
+def run_import_klab(args) -> None:
+    from genelive.klab import import_klab
+
+    config = import_klab(args.checkpoint, args.output, allow_pickle=args.allow_pickle)
+    print(
+        f"imported {args.checkpoint} → {args.output} ({config.features} features, "
+        f"LSTM {config.lstm_layers}×{config.lstm_hidden})"
+    )
+
+
+def run_train(args) -> None:
+    from genelive.train import TrainConfig, train
+
+    overrides = {
+        k: v
+        for k, v in {
+            "steps": args.steps,
+            "batch_windows": args.batch,
+            "warmup_steps": args.warmup,
+            "validate_every": args.validate_every,
+            "pos_weight": args.pos_weight,
+            "seed": args.seed,
+            "compile": args.compile or None,
+        }.items()
+        if v is not None
+    }
+    tc = dataclasses.replace(TrainConfig(), **overrides)
+    train(
+        args.data_dir,
+        args.output,
+        PRESETS[args.config],
+        tc,
+        args.cache_dir or DEFAULT_CACHE,
+        command=args.command_line,
+    )
+
+
+def run_eval(args) -> dict | None:
+    from genelive.eval_charts import eval_charts
+
+    report = eval_charts(
+        args.data_dir,
+        args.model,
+        args.split,
+        not args.no_baselines,
+        args.cache_dir or DEFAULT_CACHE,
+    )
+    if args.json:
+        return report
+    print(_format_report(report))
+    return None
+
+
+def _format_report(report: dict) -> str:
+    lines = [f"{report['songs']} songs, {report['charts']} charts ({report['split']})"]
+    rows = [("GenéLive", report["onset"]), *list(report.get("baselines", {}).items())]
+    for tol in ("tol_50ms", "tol_20ms"):
+        lines.append(
+            f"\nmicro-F1 {tol[4:]}   " + "  ".join(f"{d[:9]:>9}" for d in (*DIFFICULTIES, "all"))
+        )
+        for name, rep in rows:
+            cells = [
+                f"{rep[tol][d]['f']:9.3f}" if d in rep[tol] else " " * 9
+                for d in (*DIFFICULTIES, "all")
+            ]
+            lines.append(f"{name:<16}" + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def run_app(args) -> None:
+    from app.web import launch
+
+    launch(host=args.host, port=args.port, model_dir=args.model)

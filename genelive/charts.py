@@ -1,0 +1,204 @@
+"""Reading a folder tree of charts with their audio: StepMania .sm/.ssc and osu!mania .osu.
+
+Each chart becomes its onset times (seconds, note rows that a player hits) and the quarter-note
+beat times of its tempo map (stops, delays and warps included, through simfile's timing engine).
+A malformed file or chart is skipped with a logged reason; it never stops a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genelive.audio import AUDIO_SUFFIXES, AudioError, probe_audio
+from genelive.config import DIFFICULTIES
+from genelive.osu import OsuError, read_osu
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # simfile's `fs` dependency warns about pkg_resources
+    import simfile
+    from simfile.notes import NoteData, NoteType
+    from simfile.timing import Beat, TimingData
+    from simfile.timing.engine import TimingEngine
+
+log = logging.getLogger(__name__)
+
+CHART_SUFFIXES = (".sm", ".ssc", ".osu")
+# Notes a player hits at their time; tails, mines, fakes and keysounds are not onsets.
+ONSET_NOTE_TYPES = {NoteType.TAP, NoteType.HOLD_HEAD, NoteType.ROLL_HEAD, NoteType.LIFT}
+STEPS_TYPES = ("dance-single",)
+# osu! difficulty names → StepMania's; anything else is placed by note density.
+_OSU_NAMES = [
+    ("Beginner", ("beginner", "novice")),
+    ("Easy", ("easy", "basic")),
+    ("Medium", ("normal", "medium", "advanced")),
+    ("Hard", ("hard", "hyper")),
+    ("Challenge", ("insane", "expert", "extra", "challenge", "another", "maximum", "extreme")),
+]
+_OSU_NPS_LIMITS = (1.5, 2.5, 4.0, 6.0)  # notes per second separating Beginner..Challenge
+
+
+@dataclass
+class Chart:
+    difficulty: str  # StepMania name, Beginner..Challenge (Edit counts as Challenge)
+    meter: int | None
+    source: Path
+    name: str  # the file's own difficulty name / description
+    onset_times_s: np.ndarray  # (N,) sorted, unique
+    beat_times_s: np.ndarray  # (M,) quarter-note beats
+
+
+@dataclass
+class Song:
+    key: str  # audio path relative to the data folder: identifies the song
+    title: str
+    audio_path: Path
+    duration_s: float
+    charts: list[Chart] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        """Versions of one song (remixes, re-charts) share a group and so a split."""
+        return title_group(self.title)
+
+
+def title_group(title: str) -> str:
+    t = unicodedata.normalize("NFKC", title).lower()
+    t = re.sub(r"[\(\[\{].*?[\)\]\}]", " ", t)  # drop "(nanobii Remix)", "[Thumbsy]"
+    return re.sub(r"[\W_]+", " ", t).strip() or title.strip().lower()
+
+
+def scan_charts(data_dir: str | Path) -> list[Song]:
+    """Every chart with audio under `data_dir` (recursively), grouped by audio file."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: no such folder")
+    songs: dict[Path, Song] = {}
+    for path in _chart_files(data_dir):
+        try:
+            title, audio_path, charts = _read_chart_file(path)
+            audio_path = audio_path.resolve()
+            if audio_path not in songs:
+                info = probe_audio(audio_path)
+                key = str(audio_path.relative_to(data_dir.resolve()))
+                songs[audio_path] = Song(key, title, audio_path, info.duration_s)
+        except (AudioError, OsuError, ValueError, KeyError, OSError) as e:
+            log.warning("skipping %s: %s", path, e)
+            continue
+        song = songs[audio_path]
+        for chart in charts:
+            if any(_same_chart(chart, c) for c in song.charts):
+                log.info("skipping %s %s: duplicate of a chart already read", path, chart.name)
+                continue
+            song.charts.append(chart)
+    return sorted((s for s in songs.values() if s.charts), key=lambda s: s.key)
+
+
+def _chart_files(data_dir: Path) -> Iterable[Path]:
+    files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in CHART_SUFFIXES)
+    present = set(files)
+    for p in files:
+        # StepMania reads X.ssc instead of X.sm when both exist; so do we.
+        if p.suffix.lower() == ".sm" and p.with_suffix(".ssc") in present:
+            continue
+        yield p
+
+
+def _same_chart(a: Chart, b: Chart) -> bool:
+    return a.difficulty == b.difficulty and np.array_equal(a.onset_times_s, b.onset_times_s)
+
+
+def _read_chart_file(path: Path) -> tuple[str, Path, list[Chart]]:
+    if path.suffix.lower() == ".osu":
+        return _read_osu_charts(path)
+    return _read_simfile_charts(path)
+
+
+def find_audio(folder: Path, named: str) -> Path:
+    """The file a chart names, else the folder's only audio file."""
+    if named and (folder / named).is_file():
+        return folder / named
+    candidates = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if len(candidates) == 1:
+        return candidates[0]
+    raise AudioError(f"audio {named!r} not found next to the chart ({len(candidates)} candidates)")
+
+
+def _read_simfile_charts(path: Path) -> tuple[str, Path, list[Chart]]:
+    try:
+        sim = simfile.open(str(path), strict=False)
+    except Exception as e:  # simfile raises assorted parser errors on malformed files
+        raise ValueError(f"unparseable simfile ({type(e).__name__}: {e})") from e
+    audio = find_audio(path.parent, (sim.music or "").strip())
+    charts = []
+    for chart in sim.charts:
+        if (chart.stepstype or "").strip() not in STEPS_TYPES:
+            continue
+        name = (chart.difficulty or "").strip()
+        try:
+            charts.append(_simfile_chart(sim, chart, path))
+        except Exception as e:  # one malformed chart never stops the others
+            log.warning("skipping %s [%s]: %s", path, name, e)
+    return (sim.title or path.stem).strip(), audio, charts
+
+
+def _simfile_chart(sim, chart, path: Path) -> Chart:
+    name = (chart.difficulty or "").strip()
+    difficulty = "Challenge" if name.lower() == "edit" else name.capitalize()
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {name!r}")
+    engine = TimingEngine(TimingData(sim, chart))
+    beats = sorted({n.beat for n in NoteData(chart) if n.note_type in ONSET_NOTE_TYPES})
+    times = [float(engine.time_at(b)) for b in beats if engine.hittable(b)]
+    if not times:
+        raise ValueError("no notes")
+    onset_times = np.unique(np.round(np.array(times), 6))
+    try:
+        meter = int(str(chart.meter).strip())
+    except ValueError:
+        meter = None
+    return Chart(difficulty, meter, path, name, onset_times, _simfile_beats(engine, onset_times))
+
+
+def _simfile_beats(engine: TimingEngine, onset_times: np.ndarray) -> np.ndarray:
+    """Song times of integer beats, from before the audio starts to past the last note."""
+    end_s = float(onset_times[-1]) + 30.0
+    times, k = [], 0
+    while (t := float(engine.time_at(Beat(k)))) >= 0 and k > -10_000:
+        times.append(t)
+        k -= 1
+    times.reverse()
+    k = 1
+    while (t := float(engine.time_at(Beat(k)))) <= end_s and k < 100_000:
+        times.append(t)
+        k += 1
+    return np.array([t for t in times if t >= 0], dtype=np.float64)
+
+
+def _read_osu_charts(path: Path) -> tuple[str, Path, list[Chart]]:
+    beatmap = read_osu(path)
+    audio = find_audio(path.parent, beatmap.audio_filename)
+    onsets = beatmap.onset_times_s()
+    if onsets.size == 0:
+        raise OsuError(f"{path.name}: no hit objects")
+    beats, _ = beatmap.beat_times_s(float(onsets[-1]) + 30.0)
+    difficulty = osu_difficulty(beatmap.version_name, onsets)
+    chart = Chart(difficulty, None, path, beatmap.version_name, onsets, beats)
+    return beatmap.title or path.stem, audio, [chart]
+
+
+def osu_difficulty(version_name: str, onset_times_s: np.ndarray) -> str:
+    name = version_name.lower()
+    for difficulty, words in reversed(_OSU_NAMES):  # "Hard" must not win over "Insane Hard"…
+        if any(w in name for w in words):
+            return difficulty
+    span = max(float(onset_times_s[-1] - onset_times_s[0]), 1.0)
+    nps = len(onset_times_s) / span
+    return DIFFICULTIES[int(np.searchsorted(_OSU_NPS_LIMITS, nps))]

@@ -1,0 +1,112 @@
+"""Training and evaluation data: songs as cached model features plus per-chart targets."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genelive.audio import AudioError, load_audio
+from genelive.charts import Song
+from genelive.config import DIFFICULTIES, DIFFICULTY_VALUES
+from genelive.features import beat_guide, time_to_frame
+from genelive.pipeline import frame_rate, frontend, frontend_id
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = Path.home() / ".cache" / "genelive-studio" / "features"
+
+
+@dataclass
+class ChartTarget:
+    difficulty: str
+    value: float  # GenéLive's condition scalar, 10..50
+    onset_times_s: np.ndarray
+    onset_frames: np.ndarray  # (N,) int, inside the song
+    beats: np.ndarray  # (T,) beat guide from the chart's tempo map
+    beat_times_s: np.ndarray
+
+
+@dataclass
+class SongData:
+    key: str
+    group: str
+    features: np.ndarray  # (T, ...) float32
+    charts: list[ChartTarget]
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.features)
+
+
+def load_song_data(
+    songs: Sequence[Song], config, cache_dir: Path | None = DEFAULT_CACHE
+) -> list[SongData]:
+    """Features (cached by audio content and front end) and targets for every song."""
+    fps = frame_rate(config)
+    out = []
+    for i, song in enumerate(songs):
+        try:
+            features = cached_features(song.audio_path, config, cache_dir)
+        except AudioError as e:
+            log.warning("skipping %s: %s", song.key, e)
+            continue
+        n = len(features)
+        charts = []
+        for chart in song.charts:
+            frames = time_to_frame(chart.onset_times_s, fps)
+            charts.append(
+                ChartTarget(
+                    chart.difficulty,
+                    float(DIFFICULTY_VALUES[DIFFICULTIES.index(chart.difficulty)]),
+                    chart.onset_times_s,
+                    np.unique(frames[(frames >= 0) & (frames < n)]),
+                    beat_guide(chart.beat_times_s, n, fps=fps),
+                    chart.beat_times_s,
+                )
+            )
+        out.append(SongData(song.key, song.group, features, charts))
+        log.info("features %d/%d: %s (%d frames)", i + 1, len(songs), song.key, n)
+    return out
+
+
+def cached_features(audio_path: Path, config, cache_dir: Path | None) -> np.ndarray:
+    if cache_dir is None:
+        return frontend(config, load_audio(audio_path))
+    digest = hashlib.sha1(Path(audio_path).read_bytes()).hexdigest()[:20]
+    path = Path(cache_dir) / frontend_id(config) / f"{digest}.npy"
+    if path.is_file():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            log.warning("feature cache entry %s unreadable; recomputing", path)
+    features = frontend(config, load_audio(audio_path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{digest}.tmp.npy")
+    np.save(tmp, features)
+    tmp.replace(path)
+    return features
+
+
+def split_by_group(
+    songs: Sequence[Song], validation_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Song keys for (train, validation); all versions of one song land on the same side."""
+    groups: dict[str, list[str]] = {}
+    for song in songs:
+        groups.setdefault(song.group, []).append(song.key)
+    names = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(names))
+    target = round(validation_fraction * len(songs))
+    validation: list[str] = []
+    for i in order:
+        if len(validation) >= target:
+            break
+        validation.extend(groups[names[i]])
+    val = set(validation)
+    train = sorted(s.key for s in songs if s.key not in val)
+    return train, sorted(val)

@@ -1,0 +1,80 @@
+"""`studio eval-charts`: onset accuracy of a model (and the baselines) on a folder of charts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from genelive.charts import scan_charts
+from genelive.data import DEFAULT_CACHE, SongData, load_song_data
+from genelive.evaluate import onset_report
+from genelive.pipeline import BASELINES, OnsetModel
+
+log = logging.getLogger(__name__)
+
+
+def model_split(model_dir: Path) -> dict[str, list[str]] | None:
+    """The train/validation song keys a model was trained with, if it records them."""
+    path = Path(model_dir) / "training.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("split")
+
+
+def chart_results(model: OnsetModel, songs: list[SongData]) -> list[tuple]:
+    """(difficulty, reference times, estimated times) for every chart."""
+    results = []
+    for song in songs:
+        # Charts of a song share their tempo map nearly always: one network run per map.
+        by_grid: dict[bytes, list] = {}
+        for chart in song.charts:
+            by_grid.setdefault(chart.beat_times_s.tobytes(), []).append(chart)
+        for charts in by_grid.values():
+            levels = tuple(dict.fromkeys(c.difficulty for c in charts))
+            act = model.activations(song.features, charts[0].beat_times_s, levels)
+            estimated = model.onsets(act)
+            results.extend((c.difficulty, c.onset_times_s, estimated[c.difficulty]) for c in charts)
+    return results
+
+
+def eval_charts(
+    data_dir: str | Path,
+    model_dir: str | Path | None = None,
+    split: str = "all",
+    baselines: bool = True,
+    cache_dir: Path | None = DEFAULT_CACHE,
+) -> dict:
+    model = OnsetModel.load(model_dir)
+    songs = scan_charts(data_dir)
+    if split != "all":
+        recorded = model_split(model.folder)
+        if recorded is None:
+            raise ValueError(f"{model.folder}: no training.json split; use --split all")
+        keep = set(recorded[split])
+        songs = [s for s in songs if s.key in keep]
+        if not songs:
+            raise ValueError(
+                f"{data_dir}: none of the model's {split} songs are here "
+                "(song keys are audio paths relative to the training data folder)"
+            )
+    report = {
+        "songs": len(songs),
+        "charts": sum(len(s.charts) for s in songs),
+        "model": model.describe(),
+        "split": split,
+    }
+    report["onset"] = _evaluate(model, songs, cache_dir)
+    if baselines:
+        report["baselines"] = {
+            name: _evaluate(OnsetModel.load(folder), songs, cache_dir)
+            for name, folder in BASELINES.items()
+        }
+    return report
+
+
+def _evaluate(model: OnsetModel, songs, cache_dir) -> dict:
+    data = load_song_data(songs, model.config, cache_dir)
+    results = chart_results(model, data)
+    log.info("%s: %d charts evaluated", model.folder, len(results))
+    return onset_report(results)

@@ -1,0 +1,183 @@
+"""Onset models from a folder: audio in, per-difficulty activations and onset times out.
+
+Three kinds share this one path (front end → network on a backend → peak picking):
+GenéLive! (`genelive-onset`), the DDC-style CNN (`ddc-onset`) and the librosa baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from export.backend import Backend, OnnxBackend, TorchBackend
+from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
+from genelive.audio import load_audio
+from genelive.baselines import DDCOnsetNet, ddc_features, librosa_activation
+from genelive.config import (
+    DIFFICULTIES,
+    DIFFICULTY_VALUES,
+    DDCConfig,
+    LibrosaOnsetConfig,
+    OnsetConfig,
+)
+from genelive.decoding import onset_times
+from genelive.features import FPS, beat_guide, log_mel
+from genelive.model import OnsetNet
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "genelive"
+BASELINES = {"ddc-cnn": WEIGHTS_DIR / "ddc-cnn", "librosa": WEIGHTS_DIR / "librosa"}
+CONFIG_CLASSES = {c.model_type: c for c in (OnsetConfig, DDCConfig, LibrosaOnsetConfig)}
+_FEATURE_INPUT = {"genelive-onset": "log_mel", "ddc-onset": "features"}
+
+
+def build_network(config):
+    if isinstance(config, OnsetConfig):
+        return OnsetNet(config)
+    if isinstance(config, DDCConfig):
+        return DDCOnsetNet(config)
+    return None  # librosa: nothing to learn
+
+
+def frame_rate(config) -> float:
+    return FPS if isinstance(config, OnsetConfig) else 1.0 / config.hop_s
+
+
+def frontend(config, audio: np.ndarray) -> np.ndarray:
+    """16 kHz mono → the model's input features, (T, ...)."""
+    if isinstance(config, OnsetConfig):
+        return log_mel(audio)
+    if isinstance(config, DDCConfig):
+        return ddc_features(audio, config)
+    return librosa_activation(audio, config)
+
+
+def frontend_id(config) -> str:
+    """Names the front end's output, for caching features computed once."""
+    if isinstance(config, OnsetConfig):
+        return "genelive-logmel229"
+    if isinstance(config, DDCConfig):
+        sizes = "-".join(f"{w:g}" for w in config.fft_sizes_ms)
+        return f"ddc-mel{config.n_mels}-{sizes}ms-hop{config.hop_s:g}"
+    return f"librosa-flux-mel{config.n_mels}-hop{config.hop_s:g}"
+
+
+def read_any_config(folder: str | Path):
+    path = Path(folder) / CONFIG_FILE
+    try:
+        model_type = json.loads(path.read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ModelFolderError(f"{folder}: not a model folder ({CONFIG_FILE}: {e})") from e
+    if model_type not in CONFIG_CLASSES:
+        raise ModelFolderError(
+            f"{path}: model_type {model_type!r} is not an onset model "
+            f"(expected one of {sorted(CONFIG_CLASSES)})"
+        )
+    return read_config(folder, CONFIG_CLASSES[model_type])
+
+
+@dataclass
+class Activations:
+    """What an onset model saw and said about one song."""
+
+    fps: float
+    features: np.ndarray  # (T, ...) front-end output
+    beats: np.ndarray  # (T,) beat guide given to the model
+    probs: np.ndarray  # (D, T) onset activation per difficulty
+    difficulties: tuple[str, ...]
+
+
+class OnsetModel:
+    """An onset model folder, ready to run: `OnsetModel.load(dir)(audio_path)`."""
+
+    def __init__(self, config, backend: Backend | None, folder: Path):
+        self.config, self.backend, self.folder = config, backend, Path(folder)
+        self.fps = frame_rate(config)
+
+    @classmethod
+    def load(
+        cls, model_dir: str | Path | None = None, backend: str = "torch", device: str = "auto"
+    ) -> OnsetModel:
+        folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL
+        config = read_any_config(folder)
+        if isinstance(config, LibrosaOnsetConfig):
+            return cls(config, None, folder)
+        if backend == "torch":
+            _, net = load_model_folder(folder, type(config), build_network)
+            return cls(config, TorchBackend(net, device), folder)
+        if backend == "onnx":
+            onnx_path = folder / "model.onnx"
+            if not onnx_path.is_file():
+                raise ModelFolderError(
+                    f"{folder}: no model.onnx; export the model first (studio export chart)"
+                )
+            return cls(config, OnnxBackend(onnx_path, device), folder)
+        raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+
+    @property
+    def model_type(self) -> str:
+        return self.config.model_type
+
+    def features(self, audio: np.ndarray) -> np.ndarray:
+        return frontend(self.config, audio)
+
+    def activations(
+        self,
+        features: np.ndarray,
+        beat_times_s: np.ndarray | None = None,
+        difficulties: Sequence[str] = DIFFICULTIES,
+    ) -> Activations:
+        """Features (T, ...) → (D, T) activations; the conv stack runs once for all levels."""
+        n_frames = len(features)
+        beats = (
+            beat_guide(beat_times_s, n_frames, fps=self.fps)
+            if beat_times_s is not None
+            else np.zeros(n_frames, np.float32)
+        )
+        if self.backend is None:  # librosa: one curve, the same for every level
+            probs = np.repeat(features[None].astype(np.float32), len(difficulties), axis=0)
+        else:
+            values = np.array([DIFFICULTY_VALUES[DIFFICULTIES.index(d)] for d in difficulties])
+            outputs = self.backend.run(
+                {
+                    _FEATURE_INPUT[self.model_type]: features[None].astype(np.float32),
+                    "beats": beats[None],
+                    "difficulty": values.astype(np.float32),
+                }
+            )
+            probs = outputs["onset_probs"][0]
+        return Activations(self.fps, features, beats, probs, tuple(difficulties))
+
+    def __call__(
+        self,
+        audio: str | Path | np.ndarray,
+        beat_times_s: np.ndarray | None = None,
+        difficulties: Sequence[str] = DIFFICULTIES,
+    ) -> Activations:
+        if not isinstance(audio, np.ndarray):
+            audio = load_audio(audio)
+        return self.activations(self.features(audio), beat_times_s, difficulties)
+
+    def onsets(self, act: Activations) -> dict[str, np.ndarray]:
+        """Onset times (s) per difficulty, with the decoding chosen on validation."""
+        decoding = self.config.decoding
+        out = {}
+        for name, probs in zip(act.difficulties, act.probs, strict=True):
+            i = DIFFICULTIES.index(name)
+            out[name] = onset_times(
+                probs, self.fps, decoding.thresholds[i], decoding.min_gap_frames[i]
+            )
+        return out
+
+    def describe(self) -> dict:
+        return {
+            "model_type": self.model_type,
+            "folder": str(self.folder),
+            "bundled": self.folder.resolve().is_relative_to(WEIGHTS_DIR.resolve()),
+            "backend": self.backend.name if self.backend else "numpy",
+            "device": self.backend.device if self.backend else "cpu",
+        }
