@@ -38,12 +38,12 @@ def parse_tempo_map(text: str) -> list[list[float]]:
 
 
 def run_onsets(args) -> None:
+    audio = load_audio(args.audio, max_duration_s=args.max_minutes * 60)
     model = OnsetModel.load(args.model)
     if model.model_type != "genelive-onset":
         raise ValueError(
             f"{model.folder}: `studio onsets` needs a GenéLive! model, not {model.model_type}"
         )
-    audio = load_audio(args.audio, max_duration_s=args.max_minutes * 60)
     log_mel = model.features(audio)
     beat_times = None
     if args.tempo_map:

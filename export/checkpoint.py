@@ -31,13 +31,19 @@ def read_state_dict(path: str | Path, allow_pickle: bool = False) -> dict[str, t
             return load_file(path)
         except Exception as e:
             raise ModelFolderError(f"{path}: unreadable safetensors file ({e})") from e
+    with path.open("rb") as f:
+        head = f.read(2)
+    # A PyTorch checkpoint is a zip archive (torch.save since 1.6) or a bare pickle (older).
+    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
+        raise ModelFolderError(f"{path}: not a PyTorch checkpoint (neither zip nor pickle data)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except pickle.UnpicklingError as e:
+        detail = next((ln for ln in str(e).splitlines() if "Unsupported global" in ln), "")
         raise ModelFolderError(
             f"{path}: holds Python objects besides tensors, and loading it could run code. "
             "If you trust the file's source, allow pickled checkpoints explicitly "
-            f"(--allow-pickle). Detail: {str(e).splitlines()[0]}"
+            f"(--allow-pickle). {detail.strip()}"
         ) from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise ModelFolderError(

@@ -219,6 +219,7 @@ def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) 
     optimizer = torch.optim.Adam(net.parameters(), lr=tc.lr)
     g = torch.Generator().manual_seed(tc.seed)
     n_frames = round(tc.window_s * frame_rate(config))
+    out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / STATE_FILE
     step, best, history = 0, {"f": -1.0, "step": 0}, []
     if state_path.is_file():
@@ -235,6 +236,7 @@ def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) 
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         g.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
         step, best, history = state["step"], state["best"], state["history"]
         say(f"resuming from step {step} (best validation F1 {best['f']:.4f} at {best['step']})")
     n_params = sum(p.numel() for p in net.parameters())
@@ -265,6 +267,9 @@ def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) 
                 f"lr {learning_rate(step - 1, tc):.2e}  {per_step:.2f} s/step  "
                 f"eta {_hms(per_step * (tc.steps - step))}"
             )
+        # State first: an interruption during validation then loses nothing.
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            _save_state(state_path, net, optimizer, g, step, best, history, config, info)
         if step % tc.validate_every == 0 or step == tc.steps:
             tuned, report = validate(config, predict_charts(net, val_set), frame_rate(config))
             f = report["tol_50ms"]["all"]["f"]
@@ -286,8 +291,7 @@ def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) 
                 )
                 save_model_folder(out_dir, tuned, net, {TRAINING_FILE: info})
                 say(f"  new best; model written to {out_dir}")
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
-            _save_state(state_path, net, optimizer, g, step, best, history, config, info)
+                _save_state(state_path, net, optimizer, g, step, best, history, config, info)
     info.update(history=history, time_s=round(time.time() - started, 1))
     return info
 
@@ -298,6 +302,7 @@ def _save_state(path: Path, net, optimizer, g, step, best, history, config, info
         "model": net.state_dict(),
         "optimizer": optimizer.state_dict(),
         "rng": g.get_state(),
+        "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
         "best": best,
         "history": history,
         "config": config_to_dict(config),

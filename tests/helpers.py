@@ -1,0 +1,67 @@
+"""Generated test material: click-track songs, simfiles, and a tiny model config."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from genelive.config import OnsetConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GOLDEN = SHARED / "golden"
+CORPUS = SHARED / "data" / "charts"
+
+TINY = OnsetConfig(conv_channels=4, lstm_hidden=8, dropblock=0.0)
+
+
+def click_track(
+    bpm: float, seconds: float, sr: int = 22050, first_beat_s: float = 0.5, accent_every: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """A pad tone with short clicks on every beat from `first_beat_s`: (audio, click times)."""
+    t = np.arange(int(seconds * sr)) / sr
+    audio = 0.05 * np.sin(2 * math.pi * 220 * t)
+    times = np.arange(first_beat_s, seconds - 0.1, 60.0 / bpm)
+    rng = np.random.default_rng(0)
+    burst = rng.standard_normal(int(0.03 * sr)) * np.exp(-np.arange(int(0.03 * sr)) / (0.004 * sr))
+    for i, onset in enumerate(times):
+        start = int(round(onset * sr))
+        gain = 0.9 if i % accent_every == 0 else 0.6
+        audio[start : start + len(burst)] += gain * burst[: len(audio) - start]
+    return audio.astype(np.float32), times
+
+
+def write_audio(path: Path, audio: np.ndarray, sr: int = 22050, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio, sr, **kwargs)
+    return path
+
+
+def sm_text(
+    title: str,
+    bpm: float,
+    offset_s: float,
+    charts: dict[str, list[str]],
+    stops: str = "",
+    music: str = "audio.ogg",
+) -> str:
+    """A .sm file; `charts` maps difficulty → measures, each 4 rows of 4 columns joined by '\\n'."""
+    parts = [
+        f"#TITLE:{title};\n#MUSIC:{music};\n#OFFSET:{offset_s:.3f};\n#BPMS:0.000={bpm:.3f};\n"
+        f"#STOPS:{stops};\n"
+    ]
+    for difficulty, measures in charts.items():
+        body = "\n,\n".join(measures)
+        parts.append(
+            f"#NOTES:\n     dance-single:\n     :\n     {difficulty}:\n     5:\n     0,0,0,0,0:\n"
+            f"{body}\n;\n"
+        )
+    return "".join(parts)
+
+
+def quarter_measures(n_measures: int, row: str = "1000") -> list[str]:
+    """Measures with a note on every quarter beat."""
+    return ["\n".join([row] * 4) for _ in range(n_measures)]

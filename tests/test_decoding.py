@@ -1,0 +1,57 @@
+"""Peak picking, threshold tuning and the evaluation report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genelive.decoding import pick_peaks, tune_decoding
+from genelive.evaluate import match_count, onset_report
+
+
+def bumps(centres, n=200, height=0.9, width=2.0):
+    t = np.arange(n)
+    return sum(height * np.exp(-0.5 * ((t - c) / width) ** 2) for c in centres)
+
+
+def test_peaks_respect_threshold_and_gap():
+    probs = bumps([20, 50, 53, 120], width=1.0) + bumps([90], height=0.2)
+    assert pick_peaks(probs, 0.5, 1).tolist() == [20, 50, 53, 120]
+    spaced = pick_peaks(probs, 0.5, 5).tolist()
+    assert len(spaced) == 3 and spaced[0] == 20 and spaced[2] == 120
+    assert 90 in pick_peaks(probs, 0.1, 1).tolist()
+    flat = np.zeros(20)
+    flat[5:9] = 0.8  # a plateau counts once
+    assert len(pick_peaks(flat, 0.5, 1)) == 1
+
+
+def test_one_to_one_matching():
+    ref = np.array([1.0, 2.0, 3.0])
+    assert match_count(ref, np.array([1.01, 1.02, 2.04, 3.5]), 0.05) == 2  # one est per ref
+    assert match_count(ref, np.array([]), 0.05) == 0
+
+
+def test_report_is_micro_averaged_per_difficulty():
+    results = [
+        ("Easy", np.array([1.0, 2.0]), np.array([1.0, 2.0])),  # 2/2
+        ("Easy", np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 9.0])),  # 1 of 2 est, 1 of 4 ref
+        ("Hard", np.array([1.0]), np.array([1.03])),  # within 50 ms, not 20 ms
+    ]
+    report = onset_report(results)
+    easy = report["tol_50ms"]["Easy"]
+    assert easy["p"] == pytest.approx(3 / 4) and easy["r"] == pytest.approx(3 / 6)
+    assert easy["charts"] == 2 and easy["chart_avg_f"] == pytest.approx((1 + 1 / 3) / 2, abs=1e-4)
+    assert report["tol_50ms"]["Hard"]["f"] == 1.0 and report["tol_20ms"]["Hard"]["f"] == 0.0
+    assert report["tol_50ms"]["all"]["p"] == pytest.approx(4 / 5)
+    assert "Beginner" not in report["tol_50ms"]
+
+
+def test_tuning_finds_the_threshold_that_separates_notes_from_noise():
+    fps = 100.0
+    notes = [30, 80, 130, 180]
+    probs = bumps(notes, n=220, height=0.7) + bumps([55, 105, 155], n=220, height=0.3)
+    ref = np.array(notes) / fps
+    decoding, f = tune_decoding([("Medium", probs, ref)] * 3, fps)
+    assert 0.3 < decoding.thresholds[2] < 0.7
+    assert f["Medium"] == 1.0
+    assert decoding.thresholds[0] == 0.5  # no Beginner charts: the default stays
