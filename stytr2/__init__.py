@@ -1,0 +1,1 @@
+"""StyTr² style transfer (issue 5): not built yet."""

@@ -28,7 +28,7 @@ def click_track(
     rng = np.random.default_rng(0)
     burst = rng.standard_normal(int(0.03 * sr)) * np.exp(-np.arange(int(0.03 * sr)) / (0.004 * sr))
     for i, onset in enumerate(times):
-        start = int(round(onset * sr))
+        start = round(onset * sr)
         gain = 0.9 if i % accent_every == 0 else 0.6
         audio[start : start + len(burst)] += gain * burst[: len(audio) - start]
     return audio.astype(np.float32), times

@@ -14,8 +14,12 @@ from tests.helpers import click_track, write_audio
 
 @pytest.mark.parametrize(
     ("suffix", "kwargs"),
-    [(".wav", {}), (".flac", {}), (".ogg", {"format": "OGG", "subtype": "VORBIS"}),
-     (".mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})],
+    [
+        (".wav", {}),
+        (".flac", {}),
+        (".ogg", {"format": "OGG", "subtype": "VORBIS"}),
+        (".mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
+    ],
 )
 def test_formats_decode_to_mono_16k(tmp_path, suffix, kwargs):
     audio, _ = click_track(120, 3.0, sr=22050)
@@ -29,7 +33,7 @@ def test_formats_decode_to_mono_16k(tmp_path, suffix, kwargs):
 
 
 def test_resampled_click_stays_in_time(tmp_path):
-    audio, times = click_track(100, 4.0, sr=44100, first_beat_s=1.0)
+    audio, _times = click_track(100, 4.0, sr=44100, first_beat_s=1.0)
     y = load_audio(write_audio(tmp_path / "c.wav", audio, 44100))
     first = np.argmax(np.abs(y) > 0.3) / 16000
     assert abs(first - 1.0) < 0.002

@@ -63,7 +63,8 @@ def test_ssc_wins_over_sm_and_duplicates_are_dropped(tmp_path):
     (folder / "c.ssc").write_text(
         "#VERSION:0.83;\n#TITLE:Song C;\n#MUSIC:audio.ogg;\n#OFFSET:0.000;\n#BPMS:0.000=120.000;\n"
         "#NOTEDATA:;\n#STEPSTYPE:dance-single;\n#DIFFICULTY:Medium;\n#METER:4;\n#NOTES:\n"
-        + "\n,\n".join(quarter_measures(1)) + "\n;\n"
+        + "\n,\n".join(quarter_measures(1))
+        + "\n;\n"
     )
     (folder / "copy.sm").write_text(sm_text("Song C", 120, 0.0, {"Easy": quarter_measures(2)}))
     (song,) = scan_charts(tmp_path)

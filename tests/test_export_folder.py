@@ -90,7 +90,7 @@ def test_missing_unexpected_and_misshaped_weights_are_listed(tmp_path):
             self.extra = torch.nn.Linear(1, 1)
 
     _corrupt_config(tmp_path, width=4)
-    with pytest.raises(ModelFolderError, match="missing: extra.bias, extra.weight"):
+    with pytest.raises(ModelFolderError, match=r"missing: extra\.bias, extra\.weight"):
         load_model_folder(tmp_path, ToyConfig, Bigger)
 
 
@@ -140,7 +140,7 @@ def test_state_dict_wrappers_and_prefixes_are_removed(tmp_path):
         read_state_dict(tmp_path / "junk.pth")
     data = path.read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelFolderError, match="cut.pth"):
+    with pytest.raises(ModelFolderError, match=r"cut\.pth"):
         read_state_dict(tmp_path / "cut.pth")
 
 
@@ -157,8 +157,13 @@ def test_torch_and_onnx_backends_agree(tmp_path):
 
     path = tmp_path / "toy.onnx"
     torch.onnx.export(
-        Export(net), (torch.randn(2, 3),), str(path), dynamo=False, input_names=["x"],
-        output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+        Export(net),
+        (torch.randn(2, 3),),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
     )
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     torch_out = TorchBackend(net, "cpu").run({"x": x})["y"]

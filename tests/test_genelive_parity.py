@@ -13,7 +13,6 @@ import torch
 
 from app.cli import main
 from genelive.features import beat_guide, beats_from_bpm_info, log_mel
-from genelive.klab import import_klab
 from genelive.pipeline import OnsetModel
 
 TOL = {"atol": 1e-4, "rtol": 1e-4}
@@ -67,13 +66,17 @@ def test_network_matches_through_the_importer(imported):
     model_dir, meta, expected = imported
     model = OnsetModel.load(model_dir)
     assert sum(p.numel() for p in model.backend.module.parameters()) == meta["n_parameters"]
-    for beats, key in ((expected["beats"], "onset_probs"),
-                       (expected["beats_train"], "onset_probs_beats_train")):
-        out = model.backend.run({
-            "log_mel": expected["log_mel"][None],
-            "beats": beats[None],
-            "difficulty": np.array(meta["difficulties"], np.float32),
-        })["onset_probs"][0]
+    for beats, key in (
+        (expected["beats"], "onset_probs"),
+        (expected["beats_train"], "onset_probs_beats_train"),
+    ):
+        out = model.backend.run(
+            {
+                "log_mel": expected["log_mel"][None],
+                "beats": beats[None],
+                "difficulty": np.array(meta["difficulties"], np.float32),
+            }
+        )["onset_probs"][0]
         np.testing.assert_allclose(out, expected[key], **TOL)
 
 
@@ -84,8 +87,10 @@ def test_onsets_command_reproduces_the_reference(imported, golden_genelive, tmp_
     sf.write(wav, np.load(golden_genelive / "clip.npy"), 16000, subtype="FLOAT")
     out = tmp_path / "out.npz"
     tempo = json.dumps(meta["bpm_info"])
-    assert main(["onsets", str(wav), "--model", str(model_dir), "--tempo-map", tempo,
-                 "-o", str(out)]) == 0
+    assert (
+        main(["onsets", str(wav), "--model", str(model_dir), "--tempo-map", tempo, "-o", str(out)])
+        == 0
+    )
     got = np.load(out)
     np.testing.assert_allclose(got["log_mel"], expected["log_mel"], **TOL)
     np.testing.assert_array_equal(got["beats"], expected["beats_train"])

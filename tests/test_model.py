@@ -77,8 +77,9 @@ def test_klab_chunking_is_used_only_in_eval_mode():
     plain.load_state_dict(net.state_dict())
     x, beats = torch.randn(1, 200, 229), torch.zeros(1, 200)
     with torch.no_grad():
-        assert (net(x, beats, LEVELS)["onset_probs"] - plain(x, beats, LEVELS)["onset_probs"]).abs(
-        ).max() > 1e-5
+        assert (
+            net(x, beats, LEVELS)["onset_probs"] - plain(x, beats, LEVELS)["onset_probs"]
+        ).abs().max() > 1e-5
 
 
 def test_klab_key_map_covers_every_parameter():
@@ -94,8 +95,10 @@ def test_klab_key_map_covers_every_parameter():
                 for p in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
             ]
     for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
-        klab_keys += [f"onset_sequence.rnn.{w}_{layer}" for w in
-                      ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        klab_keys += [
+            f"onset_sequence.rnn.{w}_{layer}"
+            for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        ]
     klab_keys += ["onset_linear.0.weight", "onset_linear.0.bias"]
     assert {klab_to_ours(k) for k in klab_keys} == ours
 

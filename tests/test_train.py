@@ -42,9 +42,10 @@ def make_corpus(root, n_songs=3, seconds=14.0):
 
 def test_fuzzy_targets_follow_klab_kernel():
     t = fuzzy_targets([torch.tensor([5]), torch.tensor([0, 2])], 12)
-    np.testing.assert_allclose(t[0, :11].numpy(), [0, .01, .04, .10, .17, 1, .17, .10, .04, .01, 0],
-                               atol=1e-6)
-    np.testing.assert_allclose(t[1, :4].numpy(), [1, .17, 1, .17], atol=1e-6)
+    np.testing.assert_allclose(
+        t[0, :11].numpy(), [0, 0.01, 0.04, 0.10, 0.17, 1, 0.17, 0.10, 0.04, 0.01, 0], atol=1e-6
+    )
+    np.testing.assert_allclose(t[1, :4].numpy(), [1, 0.17, 1, 0.17], atol=1e-6)
 
 
 def test_learning_rate_warms_up_then_decays_to_the_floor():
@@ -96,8 +97,16 @@ def test_batches_are_seeded_and_shaped(tmp_path):
 
 def test_tiny_training_run_resumes_exactly(tmp_path):
     corpus = make_corpus(tmp_path / "data")
-    tc = TrainConfig(steps=4, batch_windows=2, window_s=4.0, warmup_steps=2, validate_every=2,
-                     checkpoint_every=2, validation_fraction=0.34, compile=False)
+    tc = TrainConfig(
+        steps=4,
+        batch_windows=2,
+        window_s=4.0,
+        warmup_steps=2,
+        validate_every=2,
+        checkpoint_every=2,
+        validation_fraction=0.34,
+        compile=False,
+    )
     tiny = dataclasses.replace(TINY, dropblock=0.1)
     full = train(corpus, tmp_path / "full", tiny, tc, tmp_path / "cache", say=lambda s: None)
 
@@ -126,8 +135,14 @@ def test_tiny_training_run_resumes_exactly(tmp_path):
     assert all(0.0 < t <= 1.0 for t in model.config.decoding.thresholds)
 
     with pytest.raises(ValueError, match="holds a run with other settings"):
-        train(corpus, tmp_path / "full", tiny, dataclasses.replace(tc, lr=1e-3),
-              tmp_path / "cache", say=lambda s: None)
+        train(
+            corpus,
+            tmp_path / "full",
+            tiny,
+            dataclasses.replace(tc, lr=1e-3),
+            tmp_path / "cache",
+            say=lambda s: None,
+        )
 
 
 def test_librosa_baseline_is_tuned_not_trained(tmp_path):

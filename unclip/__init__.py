@@ -1,0 +1,1 @@
+"""unCLIP images from text (issue 6): not built yet."""

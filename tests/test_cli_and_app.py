@@ -1,0 +1,99 @@
+"""The `studio` command line and the web app's handler, on the bundled models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.web import OnsetService, build_app
+from genelive.config import DIFFICULTIES
+from genelive.pipeline import BASELINES, DEFAULT_MODEL, OnsetModel
+from tests.helpers import REPO, click_track, write_audio
+
+
+def test_help_lists_every_subcommand():
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for command in ("app", "onsets", "import-klab", "train-charts", "eval-charts"):
+        assert command in out
+
+
+def test_bundled_models_load_and_hear_a_click_track(tmp_path):
+    audio, clicks = click_track(120, 20.0, sr=22050, first_beat_s=1.0)
+    path = write_audio(tmp_path / "clicks.ogg", audio, format="OGG", subtype="VORBIS")
+    beats = np.arange(1.0, 20.0, 0.5)
+    for folder in (DEFAULT_MODEL, *BASELINES.values()):
+        model = OnsetModel.load(folder)
+        act = model(path, beat_times_s=beats)
+        assert act.probs.shape[0] == 5
+        hard = model.onsets(act)["Hard"]
+        # Every click is a beat: most of them must be heard, and little else.
+        hits = sum(np.min(np.abs(hard - c)) < 0.05 for c in clicks)
+        assert hits / len(clicks) > 0.5, folder
+        assert len(hard) < 2 * len(clicks), folder
+
+
+def test_eval_charts_json_on_two_corpus_songs(corpus, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("[2015.03.26] BC - Lily [Thumbsy]", "[2013.09.19] Orbit [Nezumi & Thumbsy]"):
+        (data / name).symlink_to(corpus / name)
+    assert main(["eval-charts", str(data), "--json", "--cache-dir", str(tmp_path / "c")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["songs"] == 2 and report["charts"] == 10
+    for block in (report["onset"], *report["baselines"].values()):
+        for tol in ("tol_50ms", "tol_20ms"):
+            assert set(block[tol]) == {*DIFFICULTIES, "all"}
+            for row in block[tol].values():
+                assert {"p", "r", "f", "charts"} <= set(row) and 0 <= row["f"] <= 1
+    assert set(report["baselines"]) == {"ddc-cnn", "librosa"}
+    # A real model, not a random one: most notes found at ±50 ms.
+    assert report["onset"]["tol_50ms"]["all"]["f"] > 0.6
+
+
+def test_eval_charts_errors_cleanly(tmp_path, capsys):
+    assert main(["eval-charts", str(tmp_path / "missing"), "--json"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_web_handler_gives_picture_table_and_arrays(tmp_path):
+    service = OnsetService()
+    audio, _ = click_track(128, 12.0)
+    path = write_audio(tmp_path / "song.wav", audio)
+    figure, rows, npz = service.analyse(str(path), 128.0, -0.5)
+    assert [r[0] for r in rows] == list(DIFFICULTIES) and all(r[1] > 0 for r in rows[2:])
+    assert len(figure.axes) == 5
+    arrays = np.load(npz)
+    assert arrays["onset_probs"].shape == (5, arrays["log_mel"].shape[0])
+    assert arrays["beats"].sum() > 10
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda p: None, "Upload a song first"),
+        (lambda p: str(write_audio(p / "s.wav", np.zeros(8000, np.float32), 16000)), "silent"),
+        (lambda p: str((p / "x.mp3").write_text("no") and p / "x.mp3"), "not a readable audio"),
+    ],
+)
+def test_web_handler_bad_input_is_a_short_message(tmp_path, make_input, message):
+    service = OnsetService()
+    with pytest.raises(gr.Error, match=message):
+        service.analyse(make_input(tmp_path), None, None)
+
+
+def test_app_builds_with_named_api():
+    demo = build_app()
+    names = [d.api_name for d in demo.fns.values()]
+    assert "onsets" in names
