@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.set_defaults(run=commands.run_train)
 
+    p = sub.add_parser("tune-decoding", help="choose a model's onset thresholds on validation")
+    p.add_argument("data_dir", type=Path, help="the charts the model was trained on")
+    p.add_argument("--model", type=Path, required=True, help="model folder to update")
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
+    p.set_defaults(run=commands.run_tune)
+
     p = sub.add_parser("eval-charts", help="evaluate onsets against every chart in a folder")
     p.add_argument("data_dir", type=Path)
     _add_model(p)

@@ -46,7 +46,9 @@ def run_onsets(args) -> None:
         )
     log_mel = model.features(audio)
     beat_times = None
-    if args.tempo_map:
+    if not args.tempo_map:
+        print("note: no --tempo-map given; the beat guide is empty (the model is surer with it)")
+    else:
         beat_times, _ = beats_from_bpm_info(
             parse_tempo_map(args.tempo_map), len(log_mel) / model.fps
         )
@@ -97,6 +99,18 @@ def run_train(args) -> None:
     )
 
 
+def run_tune(args) -> None:
+    from genelive.train import retune_decoding
+
+    report = retune_decoding(args.data_dir, args.model, args.cache_dir or DEFAULT_CACHE)
+    d = OnsetModel.load(args.model).config.decoding
+    print(
+        f"decoding of {args.model}: thresholds {list(d.thresholds)}, "
+        f"minimum gaps {list(d.min_gap_frames)} frames"
+    )
+    print(_format_table("on the validation songs", [("model", report)]))
+
+
 def run_eval(args) -> dict | None:
     from genelive.eval_charts import eval_charts
 
@@ -109,23 +123,21 @@ def run_eval(args) -> dict | None:
     )
     if args.json:
         return report
-    print(_format_report(report))
+    title = f"{report['songs']} songs, {report['charts']} charts ({report['split']})"
+    rows = [("GenéLive", report["onset"]), *report.get("baselines", {}).items()]
+    print(_format_table(title, rows))
     return None
 
 
-def _format_report(report: dict) -> str:
-    lines = [f"{report['songs']} songs, {report['charts']} charts ({report['split']})"]
-    rows = [("GenéLive", report["onset"]), *list(report.get("baselines", {}).items())]
+def _format_table(title: str, rows: list[tuple[str, dict]]) -> str:
+    """micro-F1 per difficulty, one row per model, for both tolerances."""
+    columns = (*DIFFICULTIES, "all")
+    lines = [title]
     for tol in ("tol_50ms", "tol_20ms"):
-        lines.append(
-            f"\nmicro-F1 {tol[4:]}   " + "  ".join(f"{d[:9]:>9}" for d in (*DIFFICULTIES, "all"))
-        )
+        lines.append(f"\nmicro-F1 ±{tol[4:]:<9}" + "  ".join(f"{d[:9]:>9}" for d in columns))
         for name, rep in rows:
-            cells = [
-                f"{rep[tol][d]['f']:9.3f}" if d in rep[tol] else " " * 9
-                for d in (*DIFFICULTIES, "all")
-            ]
-            lines.append(f"{name:<16}" + "  ".join(cells))
+            cells = [f"{rep[tol][d]['f']:9.3f}" if d in rep[tol] else " " * 9 for d in columns]
+            lines.append(f"{name:<17}" + "  ".join(cells))
     return "\n".join(lines)
 
 

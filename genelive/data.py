@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from genelive.pipeline import frame_rate, frontend, frontend_id
 
 log = logging.getLogger(__name__)
 
+TRAINING_FILE = "training.json"  # beside a trained model: split, recipe, metrics
 DEFAULT_CACHE = Path.home() / ".cache" / "genelive-studio" / "features"
 
 
@@ -110,3 +112,11 @@ def split_by_group(
     val = set(validation)
     train = sorted(s.key for s in songs if s.key not in val)
     return train, sorted(val)
+
+
+def model_split(model_dir: Path) -> dict[str, list[str]] | None:
+    """The train/validation song keys a model folder records (training.json), if any."""
+    path = Path(model_dir) / TRAINING_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("split")

@@ -11,7 +11,7 @@ from genelive.config import DIFFICULTIES, Decoding
 from genelive.evaluate import match_count
 
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.96, 0.02), 2)
-GAP_GRID_S = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15)  # minimum spacing between notes, seconds
+GAP_GRID_S = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3)  # minimum note spacing, s
 
 
 def pick_peaks(probs: np.ndarray, threshold: float, min_gap_frames: int) -> np.ndarray:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from genelive.charts import scan_charts
-from genelive.data import DEFAULT_CACHE, SongData, load_song_data
+from genelive.data import DEFAULT_CACHE, SongData, load_song_data, model_split
 from genelive.evaluate import onset_report
 from genelive.pipeline import BASELINES, OnsetModel
 
 log = logging.getLogger(__name__)
-
-
-def model_split(model_dir: Path) -> dict[str, list[str]] | None:
-    """The train/validation song keys a model was trained with, if it records them."""
-    path = Path(model_dir) / "training.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("split")
 
 
 def chart_results(model: OnsetModel, songs: list[SongData]) -> list[tuple]:

@@ -13,6 +13,7 @@ state into `train_state.pt` (loaded with weights_only=True) so an interrupted ru
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.folder import config_to_dict, save_model_folder
+from export.folder import CONFIG_FILE, config_to_dict, save_model_folder, write_json_atomic
 from genelive.augment import (
     Augment,
     augment_beats,
@@ -35,13 +36,19 @@ from genelive.augment import (
 )
 from genelive.charts import scan_charts
 from genelive.config import DIFFICULTIES, DDCConfig, LibrosaOnsetConfig
-from genelive.data import DEFAULT_CACHE, SongData, load_song_data, split_by_group
+from genelive.data import (
+    DEFAULT_CACHE,
+    TRAINING_FILE,
+    SongData,
+    load_song_data,
+    model_split,
+    split_by_group,
+)
 from genelive.decoding import onset_times, tune_decoding
 from genelive.evaluate import onset_report
-from genelive.pipeline import build_network, frame_rate
+from genelive.pipeline import OnsetModel, build_network, frame_rate
 
 STATE_FILE = "train_state.pt"
-TRAINING_FILE = "training.json"
 # KLab's fuzzy label: 1 on the onset frame, then 0.17, 0.10, 0.04, 0.01 at 1..4 frames away.
 FUZZY_KERNEL = (0.01, 0.04, 0.10, 0.17, 1.0, 0.17, 0.10, 0.04, 0.01)
 
@@ -209,109 +216,140 @@ def train(
     return _train_network(config, tc, train_set, val_set, out_dir, info, say, started)
 
 
-def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) -> dict:
+@dataclass
+class _Run:
+    """Everything that moves while training; saved whole so an interrupted run resumes."""
+
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    rng: torch.Generator
+    step: int = 0
+    best: dict = field(default_factory=lambda: {"f": -1.0, "step": 0})
+    history: list = field(default_factory=list)
+
+    def save(self, path: Path, settings: dict) -> None:
+        state = {
+            "step": self.step,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
+            "best": self.best,
+            "history": self.history,
+            **settings,
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def load(self, path: Path, settings: dict) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if any(state.get(k) != v for k, v in settings.items()):
+            raise ValueError(
+                f"{path.parent} holds a run with other settings; choose another output folder "
+                f"or delete {path} to start over"
+            )
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.best, self.history = state["step"], state["best"], state["history"]
+
+
+def _new_run(config, tc: TrainConfig, train_set: Sequence[SongData]) -> _Run:
     torch.manual_seed(tc.seed)
     net = build_network(config)
-    if isinstance(config, DDCConfig):
+    if isinstance(config, DDCConfig):  # DDC standardises each band with training statistics
         stacked = np.concatenate([s.features for s in train_set])  # (ΣT, 3, F)
         net.feature_mean.copy_(torch.from_numpy(stacked.mean(axis=0)))
         net.feature_std.copy_(torch.from_numpy(stacked.std(axis=0) + 1e-3))
     optimizer = torch.optim.Adam(net.parameters(), lr=tc.lr)
-    g = torch.Generator().manual_seed(tc.seed)
-    n_frames = round(tc.window_s * frame_rate(config))
+    return _Run(net, optimizer, torch.Generator().manual_seed(tc.seed))
+
+
+def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) -> dict:
+    run = _new_run(config, tc, train_set)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / STATE_FILE
-    step, best, history = 0, {"f": -1.0, "step": 0}, []
-    if state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if (
-            state["config"] != config_to_dict(config)
-            or state["train_config"] != info["train_config"]
-            or state["split"] != info["split"]
-        ):
-            raise ValueError(
-                f"{out_dir} holds a run with other settings; choose another output folder "
-                f"or delete {state_path} to start over"
-            )
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        g.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        step, best, history = state["step"], state["best"], state["history"]
-        say(f"resuming from step {step} (best validation F1 {best['f']:.4f} at {best['step']})")
-    n_params = sum(p.numel() for p in net.parameters())
-    say(
-        f"{config.model_type}: {n_params:,} parameters; {tc.steps} steps of {tc.batch_windows} "
-        f"windows × {n_frames} frames"
-    )
-    # Training shapes never change, so a compiled encoder is built once; validation stays eager.
-    encode = torch.compile(net.encode) if tc.compile else net.encode
-    tick, losses = time.time(), []
-    while step < tc.steps:
-        net.train()
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, tc)
-        batch = sample_batch(train_set, tc.batch_windows, n_frames, tc.augment, g)
-        loss = loss_on_batch(net, batch, tc.pos_weight, encode)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-        step += 1
-        if step % 10 == 0:
-            per_step = (time.time() - tick) / 10
-            tick = time.time()
-            say(
-                f"step {step}/{tc.steps}  loss {np.mean(losses[-10:]):.4f}  "
-                f"lr {learning_rate(step - 1, tc):.2e}  {per_step:.2f} s/step  "
-                f"eta {_hms(per_step * (tc.steps - step))}"
-            )
-        # State first: an interruption during validation then loses nothing.
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
-            _save_state(state_path, net, optimizer, g, step, best, history, config, info)
-        if step % tc.validate_every == 0 or step == tc.steps:
-            tuned, report = validate(config, predict_charts(net, val_set), frame_rate(config))
-            f = report["tol_50ms"]["all"]["f"]
-            history.append(
-                {
-                    "step": step,
-                    "train_loss": round(float(np.mean(losses[-50:])), 5),
-                    "val_f1_50ms": f,
-                }
-            )
-            say(f"validation at step {step}: " + _summary(report))
-            if f > best["f"]:
-                best = {"f": f, "step": step}
-                info.update(
-                    best_step=step,
-                    validation=report,
-                    history=history,
-                    time_s=round(time.time() - started, 1),
-                )
-                save_model_folder(out_dir, tuned, net, {TRAINING_FILE: info})
-                say(f"  new best; model written to {out_dir}")
-                _save_state(state_path, net, optimizer, g, step, best, history, config, info)
-    info.update(history=history, time_s=round(time.time() - started, 1))
-    return info
-
-
-def _save_state(path: Path, net, optimizer, g, step, best, history, config, info) -> None:
-    state = {
-        "step": step,
-        "model": net.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": g.get_state(),
-        "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
-        "best": best,
-        "history": history,
+    settings = {
         "config": config_to_dict(config),
         "train_config": info["train_config"],
         "split": info["split"],
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    if state_path.is_file():
+        run.load(state_path, settings)
+        say(
+            f"resuming from step {run.step} "
+            f"(best validation F1 {run.best['f']:.4f} at step {run.best['step']})"
+        )
+    n_frames = round(tc.window_s * frame_rate(config))
+    n_params = sum(p.numel() for p in run.net.parameters())
+    say(
+        f"{config.model_type}: {n_params:,} parameters; {tc.steps} steps of "
+        f"{tc.batch_windows} windows × {n_frames} frames"
+    )
+    # Training shapes never change, so a compiled encoder is built once; validation stays eager.
+    encode = torch.compile(run.net.encode) if tc.compile else run.net.encode
+    tick, losses = time.time(), []
+    while run.step < tc.steps:
+        losses.append(_train_step(run, tc, train_set, n_frames, encode))
+        if run.step % 10 == 0:
+            per_step, tick = (time.time() - tick) / 10, time.time()
+            say(
+                f"step {run.step}/{tc.steps}  loss {np.mean(losses[-10:]):.4f}  "
+                f"lr {learning_rate(run.step - 1, tc):.2e}  {per_step:.2f} s/step  "
+                f"eta {_hms(per_step * (tc.steps - run.step))}"
+            )
+        # State first: an interruption during validation then loses nothing.
+        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
+            run.save(state_path, settings)
+        validating = run.step % tc.validate_every == 0 or run.step == tc.steps
+        if validating and _validate_and_keep_best(
+            run, config, val_set, losses, out_dir, info, say, started
+        ):
+            run.save(state_path, settings)  # with the new best recorded
+    info.update(history=run.history, time_s=round(time.time() - started, 1))
+    return info
+
+
+def _train_step(run: _Run, tc: TrainConfig, train_set, n_frames: int, encode) -> float:
+    run.net.train()
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(run.step, tc)
+    batch = sample_batch(train_set, tc.batch_windows, n_frames, tc.augment, run.rng)
+    loss = loss_on_batch(run.net, batch, tc.pos_weight, encode)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.net.parameters(), tc.grad_clip)
+    run.optimizer.step()
+    run.step += 1
+    return loss.item()
+
+
+def _validate_and_keep_best(run, config, val_set, losses, out_dir, info, say, started) -> bool:
+    """Validate; if best so far, write the model folder (with its tuned decoding)."""
+    tuned, report = validate(config, predict_charts(run.net, val_set), frame_rate(config))
+    f = report["tol_50ms"]["all"]["f"]
+    run.history.append(
+        {
+            "step": run.step,
+            "train_loss": round(float(np.mean(losses[-50:])), 5),
+            "val_f1_50ms": f,
+        }
+    )
+    say(f"validation at step {run.step}: " + _summary(report))
+    if f <= run.best["f"]:
+        return False
+    run.best = {"f": f, "step": run.step}
+    info.update(
+        best_step=run.step,
+        validation=report,
+        history=run.history,
+        time_s=round(time.time() - started, 1),
+    )
+    save_model_folder(out_dir, tuned, run.net, {TRAINING_FILE: info})
+    say(f"  new best; model written to {out_dir}")
+    return True
 
 
 def _summary(report: dict) -> str:
@@ -323,3 +361,30 @@ def _hms(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def retune_decoding(
+    data_dir: str | Path, model_dir: str | Path, cache_dir: Path | None = DEFAULT_CACHE
+) -> dict:
+    """Choose a model folder's decoding again on its validation songs (all songs if none).
+
+    Rewrites config.json (weights untouched) and returns the validation report.
+    """
+    model = OnsetModel.load(model_dir)
+    songs = scan_charts(data_dir)
+    split = model_split(model.folder)
+    if split is not None:
+        songs = [s for s in songs if s.key in set(split["validation"])]
+    if not songs:
+        raise ValueError(f"{data_dir}: none of the model's validation songs are here")
+    data = load_song_data(songs, model.config, cache_dir)
+    net = model.backend.module if model.backend is not None else None
+    items = predict_charts(net, data) if net is not None else librosa_charts(data)
+    tuned, report = validate(model.config, items, model.fps)
+    write_json_atomic(model.folder / CONFIG_FILE, config_to_dict(tuned))
+    training = model.folder / TRAINING_FILE
+    if training.is_file():
+        info = json.loads(training.read_text())
+        info.update(validation=report, decoding_retuned_on=[s.key for s in songs])
+        write_json_atomic(training, info)
+    return report
