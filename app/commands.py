@@ -12,7 +12,7 @@ from export.folder import ModelFolderError, write_atomic
 from genelive.audio import AudioError, load_audio
 from genelive.config import DIFFICULTIES, PRESETS
 from genelive.data import DEFAULT_CACHE
-from genelive.features import beats_from_bpm_info
+from genelive.features import BeatGrid
 from genelive.osu import OsuError
 from genelive.pipeline import OnsetModel
 
@@ -45,14 +45,12 @@ def run_onsets(args) -> None:
             f"{model.folder}: `studio onsets` needs a GenéLive! model, not {model.model_type}"
         )
     log_mel = model.features(audio)
-    beat_times = None
+    grid = None
     if not args.tempo_map:
         print("note: no --tempo-map given; the beat guide is empty (the model is surer with it)")
     else:
-        beat_times, _ = beats_from_bpm_info(
-            parse_tempo_map(args.tempo_map), len(log_mel) / model.fps
-        )
-    act = model.activations(log_mel, beat_times, DIFFICULTIES)
+        grid = BeatGrid.from_bpm_info(parse_tempo_map(args.tempo_map), len(log_mel) / model.fps)
+    act = model.activations(log_mel, grid, DIFFICULTIES)
     buffer = io.BytesIO()
     np.savez(buffer, log_mel=act.features, beats=act.beats, onset_probs=act.probs)
     write_atomic(args.output, buffer.getvalue())

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure  # the OO API: no pyplot state, no display 
 
 from export.folder import ModelFolderError, write_atomic
 from genelive.audio import AudioError, load_audio
-from genelive.features import beats_from_bpm_offset
+from genelive.features import BeatGrid
 from genelive.pipeline import Activations, OnsetModel
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,15 @@ class OnsetService:
             raise gr.Error(str(e)) from e
         features = self.model.features(audio)
         duration_s = len(audio) / 16000
-        beat_times = None
+        grid = None
         if bpm:
             if not 20 <= bpm <= 400:
                 raise gr.Error(f"BPM {bpm:g} is outside 20–400; check the value.")
-            beat_times = beats_from_bpm_offset(bpm, offset_s or 0.0, duration_s)
-        act = self.model.activations(features, beat_times)
+            grid = BeatGrid.from_bpm_offset(bpm, offset_s or 0.0, duration_s)
+        act = self.model.activations(features, grid)
         onsets = self.model.onsets(act)
         rows = [[d, len(t), round(len(t) / max(duration_s, 1e-6), 2)] for d, t in onsets.items()]
-        return plot_activations(act, onsets, beat_times), rows, self._save_npz(audio_path, act)
+        return plot_activations(act, onsets, grid), rows, self._save_npz(audio_path, act)
 
     def _save_npz(self, audio_path: str, act: Activations) -> str:
         buffer = io.BytesIO()
@@ -57,14 +57,14 @@ class OnsetService:
         return str(path)
 
 
-def plot_activations(act: Activations, onsets: dict, beat_times: np.ndarray | None):
+def plot_activations(act: Activations, onsets: dict, grid: BeatGrid | None):
     """One row per difficulty: activation over time, picked onsets, the beat grid."""
     t = np.arange(act.probs.shape[1]) / act.fps
     fig = Figure(figsize=(12, 1.3 * len(act.difficulties)), layout="tight")
     axes = fig.subplots(len(act.difficulties), 1, sharex=True, squeeze=False)
     for ax, name, probs in zip(axes[:, 0], act.difficulties, act.probs, strict=True):
-        if beat_times is not None:
-            ax.vlines(beat_times, 0, 1, color="0.85", linewidth=0.5)
+        if grid is not None:
+            ax.vlines(grid.times_s, 0, 1, color="0.85", linewidth=0.5)
         ax.plot(t, probs, linewidth=0.7)
         ax.plot(onsets[name], np.interp(onsets[name], t, probs), "v", markersize=3, color="C3")
         ax.set_ylim(0, 1)

@@ -19,6 +19,7 @@ import numpy as np
 
 from genelive.audio import AUDIO_SUFFIXES, AudioError, probe_audio
 from genelive.config import DIFFICULTIES
+from genelive.features import BeatGrid
 from genelive.osu import OsuError, read_osu
 
 with warnings.catch_warnings():
@@ -52,7 +53,7 @@ class Chart:
     source: Path
     name: str  # the file's own difficulty name / description
     onset_times_s: np.ndarray  # (N,) sorted, unique
-    beat_times_s: np.ndarray  # (M,) quarter-note beats
+    beats: BeatGrid  # quarter-note beats of the chart's tempo map
 
 
 @dataclass
@@ -167,19 +168,21 @@ def _simfile_chart(sim, chart, path: Path) -> Chart:
     return Chart(difficulty, meter, path, name, onset_times, _simfile_beats(engine, onset_times))
 
 
-def _simfile_beats(engine: TimingEngine, onset_times: np.ndarray) -> np.ndarray:
-    """Song times of integer beats, from before the audio starts to past the last note."""
+def _simfile_beats(engine: TimingEngine, onset_times: np.ndarray) -> BeatGrid:
+    """Integer beats from the audio's start to past the last note; measures of 4 beats from
+    beat 0, as StepMania draws them (.ssc time signatures are not read)."""
     end_s = float(onset_times[-1]) + 30.0
-    times, k = [], 0
+    beats = {}
+    k = 0
     while (t := float(engine.time_at(Beat(k)))) >= 0 and k > -10_000:
-        times.append(t)
+        beats[k] = t
         k -= 1
-    times.reverse()
     k = 1
     while (t := float(engine.time_at(Beat(k)))) <= end_s and k < 100_000:
-        times.append(t)
+        beats[k] = t
         k += 1
-    return np.array([t for t in times if t >= 0], dtype=np.float64)
+    ks = np.array(sorted(beats))
+    return BeatGrid(np.array([beats[i] for i in ks], dtype=np.float64), ks % 4 == 0)
 
 
 def _read_osu_charts(path: Path) -> tuple[str, Path, list[Chart]]:
@@ -188,7 +191,7 @@ def _read_osu_charts(path: Path) -> tuple[str, Path, list[Chart]]:
     onsets = beatmap.onset_times_s()
     if onsets.size == 0:
         raise OsuError(f"{path.name}: no hit objects")
-    beats, _ = beatmap.beat_times_s(float(onsets[-1]) + 30.0)
+    beats = beatmap.beat_grid(float(onsets[-1]) + 30.0)
     difficulty = osu_difficulty(beatmap.version_name, onsets)
     chart = Chart(difficulty, None, path, beatmap.version_name, onsets, beats)
     return beatmap.title or path.stem, audio, [chart]

@@ -32,6 +32,9 @@ class OnsetConfig:
     features_dropout: float = 0.5
     use_difficulty: bool = True
     use_beats: bool = True
+    # Beat-guide value on the first beat of each measure (1 on other beats). KLab trained with 1
+    # everywhere; a larger value tells the model where measures start.
+    downbeat_value: float = 1.0
     lstm_hidden: int = 384  # per direction
     lstm_layers: int = 2
     lstm_dropout: float = 0.1

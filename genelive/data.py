@@ -14,7 +14,7 @@ import numpy as np
 from genelive.audio import AudioError, load_audio
 from genelive.charts import Song
 from genelive.config import DIFFICULTIES, DIFFICULTY_VALUES
-from genelive.features import beat_guide, time_to_frame
+from genelive.features import BeatGrid, time_to_frame
 from genelive.pipeline import frame_rate, frontend, frontend_id
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class ChartTarget:
     onset_times_s: np.ndarray
     onset_frames: np.ndarray  # (N,) int, inside the song
     beats: np.ndarray  # (T,) beat guide from the chart's tempo map
-    beat_times_s: np.ndarray
+    grid: BeatGrid
 
 
 @dataclass
@@ -50,6 +50,7 @@ def load_song_data(
 ) -> list[SongData]:
     """Features (cached by audio content and front end) and targets for every song."""
     fps = frame_rate(config)
+    downbeat_value = getattr(config, "downbeat_value", 1.0)
     out = []
     for i, song in enumerate(songs):
         try:
@@ -67,8 +68,8 @@ def load_song_data(
                     float(DIFFICULTY_VALUES[DIFFICULTIES.index(chart.difficulty)]),
                     chart.onset_times_s,
                     np.unique(frames[(frames >= 0) & (frames < n)]),
-                    beat_guide(chart.beat_times_s, n, fps=fps),
-                    chart.beat_times_s,
+                    chart.beats.guide(n, downbeat_value, fps),
+                    chart.beats,
                 )
             )
         out.append(SongData(song.key, song.group, features, charts))

@@ -20,10 +20,10 @@ def chart_results(model: OnsetModel, songs: list[SongData]) -> list[tuple]:
         # Charts of a song share their tempo map nearly always: one network run per map.
         by_grid: dict[bytes, list] = {}
         for chart in song.charts:
-            by_grid.setdefault(chart.beat_times_s.tobytes(), []).append(chart)
+            by_grid.setdefault(chart.grid.key(), []).append(chart)
         for charts in by_grid.values():
             levels = tuple(dict.fromkeys(c.difficulty for c in charts))
-            act = model.activations(song.features, charts[0].beat_times_s, levels)
+            act = model.activations(song.features, charts[0].grid, levels)
             estimated = model.onsets(act)
             results.extend((c.difficulty, c.onset_times_s, estimated[c.difficulty]) for c in charts)
     return results

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genelive.features import BeatGrid
+
 # osu! file format versions below 5 play every object 24 ms later than written.
 LEGACY_OFFSET_MS = 24.0
 LEGACY_VERSION = 5
@@ -69,7 +71,7 @@ class OsuBeatmap:
         times = {round(h.time_ms + self.offset_ms, 3) for h in self.hit_objects}
         return np.array(sorted(times), dtype=np.float64) / 1000.0
 
-    def beat_times_s(self, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    def beat_grid(self, duration_s: float) -> BeatGrid:
         """Quarter-note beats of the red timing points (and before the first, backwards)."""
         red = sorted((p for p in self.timing_points if p.uninherited), key=lambda p: p.time_ms)
         if not red:
@@ -85,7 +87,7 @@ class OsuBeatmap:
             keep = (t >= 0) & (t < stop)
             times.append(t[keep] / 1000.0)
             downs.append((k[keep] % max(point.meter, 1)) == 0)
-        return np.concatenate(times), np.concatenate(downs)
+        return BeatGrid(np.concatenate(times), np.concatenate(downs))
 
 
 def read_osu(path: str | Path) -> OsuBeatmap:

@@ -25,7 +25,7 @@ from genelive.config import (
     OnsetConfig,
 )
 from genelive.decoding import onset_times
-from genelive.features import FPS, beat_guide, log_mel
+from genelive.features import FPS, BeatGrid, log_mel
 from genelive.model import OnsetNet
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -128,14 +128,18 @@ class OnsetModel:
     def activations(
         self,
         features: np.ndarray,
-        beat_times_s: np.ndarray | None = None,
+        beats: BeatGrid | None = None,
         difficulties: Sequence[str] = DIFFICULTIES,
     ) -> Activations:
-        """Features (T, ...) → (D, T) activations; the conv stack runs once for all levels."""
+        """Features (T, ...) → (D, T) activations; the conv stack runs once for all levels.
+
+        Without a beat grid the beat guide is all zeros (the model was trained for that too).
+        """
         n_frames = len(features)
-        beats = (
-            beat_guide(beat_times_s, n_frames, fps=self.fps)
-            if beat_times_s is not None
+        downbeat_value = getattr(self.config, "downbeat_value", 1.0)
+        guide = (
+            beats.guide(n_frames, downbeat_value, self.fps)
+            if beats is not None
             else np.zeros(n_frames, np.float32)
         )
         if self.backend is None:  # librosa: one curve, the same for every level
@@ -145,22 +149,22 @@ class OnsetModel:
             outputs = self.backend.run(
                 {
                     _FEATURE_INPUT[self.model_type]: features[None].astype(np.float32),
-                    "beats": beats[None],
+                    "beats": guide[None],
                     "difficulty": values.astype(np.float32),
                 }
             )
             probs = outputs["onset_probs"][0]
-        return Activations(self.fps, features, beats, probs, tuple(difficulties))
+        return Activations(self.fps, features, guide, probs, tuple(difficulties))
 
     def __call__(
         self,
         audio: str | Path | np.ndarray,
-        beat_times_s: np.ndarray | None = None,
+        beats: BeatGrid | None = None,
         difficulties: Sequence[str] = DIFFICULTIES,
     ) -> Activations:
         if not isinstance(audio, np.ndarray):
             audio = load_audio(audio)
-        return self.activations(self.features(audio), beat_times_s, difficulties)
+        return self.activations(self.features(audio), beats, difficulties)
 
     def onsets(self, act: Activations) -> dict[str, np.ndarray]:
         """Onset times (s) per difficulty, with the decoding chosen on validation."""

@@ -113,10 +113,8 @@ def sample_batch(
         for chart in song.charts:
             rel = torch.from_numpy(chart.onset_frames - start)
             onsets.append(stretch_frames(rel[(rel >= 0) & (rel < span)], rate, n_out))
-            beat_rel = torch.from_numpy(np.flatnonzero(chart.beats[start : start + span]))
-            b = torch.zeros(n_frames)
-            b[stretch_frames(beat_rel, rate, n_out)] = 1.0
-            window_beats.append(b)
+            guide = chart.beats[start : start + span]
+            window_beats.append(_stretch_guide(guide, rate, n_out, n_frames))
             mask = torch.zeros(n_frames)
             mask[:n_out] = 1.0
             masks.append(mask)
@@ -132,6 +130,16 @@ def sample_batch(
         "difficulty": torch.tensor(levels),  # (N,)
         "owner": torch.tensor(owner),  # (N,) window of each chart
     }
+
+
+def _stretch_guide(guide: np.ndarray, rate: float, n_out: int, n_frames: int) -> torch.Tensor:
+    """A beat guide (values kept: 1 on beats, maybe more on downbeats) moved like the audio."""
+    frames = np.flatnonzero(guide)
+    out = torch.zeros(n_frames)
+    moved = torch.round(torch.from_numpy(frames).double() / rate).long()
+    inside = moved < n_out
+    out[moved[inside]] = torch.from_numpy(guide[frames][inside.numpy()])
+    return out
 
 
 def loss_on_batch(

@@ -30,8 +30,9 @@ def test_sm_onsets_and_beats_follow_offset_and_stops(tmp_path):
     # Beat 0 sits at -OFFSET = 0.25 s; beats 0.5 s apart; the stop delays beats after 4.
     expected = 0.25 + 0.5 * np.arange(8) + np.where(np.arange(8) > 4, 0.5, 0.0)
     np.testing.assert_allclose(chart.onset_times_s, expected, atol=1e-6)
-    assert chart.beat_times_s[0] == pytest.approx(0.25)
-    np.testing.assert_allclose(chart.beat_times_s[:8], expected, atol=1e-6)
+    assert chart.beats.times_s[0] == pytest.approx(0.25)
+    np.testing.assert_allclose(chart.beats.times_s[:8], expected, atol=1e-6)
+    assert chart.beats.downbeats[:9].tolist() == [True, False, False, False] * 2 + [True]
 
 
 def test_holds_mines_and_edit_charts(tmp_path):
@@ -91,7 +92,8 @@ def test_osu_mania_reading(tmp_path):
     (chart,) = song.charts
     assert chart.difficulty == "Hard"
     np.testing.assert_allclose(chart.onset_times_s, [1.0, 1.5])
-    np.testing.assert_allclose(chart.beat_times_s[:4], [0.0, 0.5, 1.0, 1.5])  # back to t=0 too
+    np.testing.assert_allclose(chart.beats.times_s[:4], [0.0, 0.5, 1.0, 1.5])  # back to t=0 too
+    assert chart.beats.downbeats[:4].tolist() == [False, False, True, False]  # the red point
 
 
 def test_osu_legacy_offset_and_errors(tmp_path):
@@ -134,5 +136,5 @@ def test_corpus_song_timing_matches_golden_metadata(corpus, golden_genelive):
     bpm = meta["chart_timing"]["bpms"][0][1]
     chart = song.charts[0]
     # Beat 0 at −OFFSET; beats every 60/BPM seconds.
-    k = np.round((chart.beat_times_s + offset) * bpm / 60)
-    np.testing.assert_allclose(chart.beat_times_s, -offset + k * 60 / bpm, atol=1e-6)
+    k = np.round((chart.beats.times_s + offset) * bpm / 60)
+    np.testing.assert_allclose(chart.beats.times_s, -offset + k * 60 / bpm, atol=1e-6)

@@ -13,6 +13,7 @@ import pytest
 from app.cli import main
 from app.web import OnsetService, build_app
 from genelive.config import DIFFICULTIES
+from genelive.features import BeatGrid
 from genelive.pipeline import BASELINES, DEFAULT_MODEL, OnsetModel
 from tests.helpers import REPO, click_track, write_audio
 
@@ -32,10 +33,10 @@ def test_help_lists_every_subcommand():
 def test_bundled_models_load_and_hear_a_click_track(tmp_path):
     audio, clicks = click_track(120, 20.0, sr=22050, first_beat_s=1.0)
     path = write_audio(tmp_path / "clicks.ogg", audio, format="OGG", subtype="VORBIS")
-    beats = np.arange(1.0, 20.0, 0.5)
+    grid = BeatGrid.from_bpm_offset(120.0, -1.0, 20.0)
     for folder in (DEFAULT_MODEL, *BASELINES.values()):
         model = OnsetModel.load(folder)
-        act = model(path, beat_times_s=beats)
+        act = model(path, beats=grid)
         assert act.probs.shape[0] == 5
         hard = model.onsets(act)["Hard"]
         # Every click is a beat: most of them must be heard, and little else.
@@ -97,3 +98,13 @@ def test_app_builds_with_named_api():
     demo = build_app()
     names = [d.api_name for d in demo.fns.values()]
     assert "onsets" in names
+
+
+def test_import_klab_rejects_other_checkpoints(tmp_path, capsys):
+    import torch
+
+    path = tmp_path / "other.pth"
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, path)
+    assert main(["import-klab", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "not a KLab GenéLive! state dict" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

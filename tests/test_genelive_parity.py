@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from app.cli import main
-from genelive.features import beat_guide, beats_from_bpm_info, log_mel
+from genelive.features import BeatGrid, log_mel
 from genelive.pipeline import OnsetModel
 
 TOL = {"atol": 1e-4, "rtol": 1e-4}
@@ -56,10 +56,10 @@ def test_beat_guides_match_both_klab_paths(golden_genelive):
     meta = json.loads((golden_genelive / "meta.json").read_text())
     expected = np.load(golden_genelive / "expected.npz")
     n = meta["n_frames"]
-    times, downbeats = beats_from_bpm_info(meta["bpm_info"], n / 31.25)
+    grid = BeatGrid.from_bpm_info(meta["bpm_info"], n / 31.25)
     # Training path: every beat 1. Inference path of their code: downbeats 2.
-    np.testing.assert_array_equal(beat_guide(times, n), expected["beats_train"])
-    np.testing.assert_array_equal(beat_guide(times, n, downbeats, 2.0), expected["beats"])
+    np.testing.assert_array_equal(grid.guide(n), expected["beats_train"])
+    np.testing.assert_array_equal(grid.guide(n, downbeat_value=2.0), expected["beats"])
 
 
 def test_network_matches_through_the_importer(imported):
