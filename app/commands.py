@@ -10,7 +10,7 @@ import numpy as np
 
 from export.folder import ModelFolderError, write_atomic
 from genelive.audio import AudioError, load_audio
-from genelive.config import DIFFICULTIES, PRESETS
+from genelive.config import DIFFICULTIES, PRESETS, OnsetConfig
 from genelive.data import DEFAULT_CACHE
 from genelive.features import BeatGrid
 from genelive.osu import OsuError
@@ -87,10 +87,15 @@ def run_train(args) -> None:
         if v is not None
     }
     tc = dataclasses.replace(TrainConfig(), **overrides)
+    config = PRESETS[args.config]
+    if args.downbeat_value is not None:
+        if not isinstance(config, OnsetConfig):
+            raise ValueError("--downbeat-value applies to the GenéLive configs (small, paper)")
+        config = dataclasses.replace(config, downbeat_value=args.downbeat_value)
     train(
         args.data_dir,
         args.output,
-        PRESETS[args.config],
+        config,
         tc,
         args.cache_dir or DEFAULT_CACHE,
         command=args.command_line,
