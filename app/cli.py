@@ -62,15 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="paper: KLab's sizes; small: trains on a CPU; ddc / librosa: the baselines",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=None, help="training steps (default 3000)")
-    p.add_argument("--batch", type=int, default=None, help="windows per step (default 16)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default 1000)")
+    p.add_argument("--batch", type=int, default=None, help="windows per step (default 8)")
     p.add_argument(
         "--downbeat-value",
         type=float,
         default=None,
         help="beat-guide value on measure starts (GenéLive configs; default 1 = KLab's)",
     )
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 400)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 150)")
     p.add_argument("--validate-every", type=int, default=None, help="steps between validations")
     p.add_argument("--pos-weight", type=float, default=None, help="weight of onset frames")
     p.add_argument(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -68,8 +69,22 @@ def stretch_features(x: torch.Tensor, rate: float, n_out: int) -> torch.Tensor:
 
 def stretch_frames(frames: torch.Tensor, rate: float, n_out: int) -> torch.Tensor:
     """Event frames (relative to the window) moved by the same stretch, kept if inside."""
+    moved, inside = _moved(frames, rate, n_out)
+    return moved[inside]
+
+
+def stretch_guide(guide: np.ndarray, rate: float, n_out: int, n_frames: int) -> torch.Tensor:
+    """A window of beat guide, moved like the audio; its values (1, maybe 2) are kept."""
+    frames = np.flatnonzero(guide)
+    moved, inside = _moved(torch.from_numpy(frames), rate, n_out)
+    out = torch.zeros(n_frames)
+    out[moved[inside]] = torch.from_numpy(guide[frames]).float()[inside]
+    return out
+
+
+def _moved(frames: torch.Tensor, rate: float, n_out: int) -> tuple[torch.Tensor, torch.Tensor]:
     moved = torch.round(frames.double() / rate).long()
-    return moved[(moved >= 0) & (moved < n_out)]
+    return moved, (moved >= 0) & (moved < n_out)
 
 
 def augment_features(x: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Tensor:

@@ -32,6 +32,7 @@ from genelive.augment import (
     augment_features,
     stretch_features,
     stretch_frames,
+    stretch_guide,
     stretch_rate,
 )
 from genelive.charts import scan_charts
@@ -55,15 +56,16 @@ FUZZY_KERNEL = (0.01, 0.04, 0.10, 0.17, 1.0, 0.17, 0.10, 0.04, 0.01)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 3000
-    batch_windows: int = 16
+    # Defaults: the CPU recipe of the bundled model (KLab: batch 32, 400 warm-up steps).
+    steps: int = 1000
+    batch_windows: int = 8
     window_s: float = 20.48  # 640 GenéLive frames
     lr: float = 9e-4
-    warmup_steps: int = 400
+    warmup_steps: int = 150
     final_lr: float = 1e-6
     grad_clip: float = 3.0
     pos_weight: float = 1.0
-    validate_every: int = 250
+    validate_every: int = 100
     checkpoint_every: int = 50
     validation_fraction: float = 0.2
     split_seed: int = 0  # the split is a property of the corpus, not of the run
@@ -114,7 +116,7 @@ def sample_batch(
             rel = torch.from_numpy(chart.onset_frames - start)
             onsets.append(stretch_frames(rel[(rel >= 0) & (rel < span)], rate, n_out))
             guide = chart.beats[start : start + span]
-            window_beats.append(_stretch_guide(guide, rate, n_out, n_frames))
+            window_beats.append(stretch_guide(guide, rate, n_out, n_frames))
             mask = torch.zeros(n_frames)
             mask[:n_out] = 1.0
             masks.append(mask)
@@ -130,16 +132,6 @@ def sample_batch(
         "difficulty": torch.tensor(levels),  # (N,)
         "owner": torch.tensor(owner),  # (N,) window of each chart
     }
-
-
-def _stretch_guide(guide: np.ndarray, rate: float, n_out: int, n_frames: int) -> torch.Tensor:
-    """A beat guide (values kept: 1 on beats, maybe more on downbeats) moved like the audio."""
-    frames = np.flatnonzero(guide)
-    out = torch.zeros(n_frames)
-    moved = torch.round(torch.from_numpy(frames).double() / rate).long()
-    inside = moved < n_out
-    out[moved[inside]] = torch.from_numpy(guide[frames][inside.numpy()])
-    return out
 
 
 def loss_on_batch(
