@@ -139,14 +139,19 @@ def _read_simfile_charts(path: Path) -> tuple[str, Path, list[Chart]]:
         raise ValueError(f"unparseable simfile ({type(e).__name__}: {e})") from e
     audio = find_audio(path.parent, (sim.music or "").strip())
     charts = []
+    other_types = []
     for chart in sim.charts:
         if (chart.stepstype or "").strip() not in STEPS_TYPES:
+            other_types.append((chart.stepstype or "?").strip())
             continue
         name = (chart.difficulty or "").strip()
         try:
             charts.append(_simfile_chart(sim, chart, path))
         except Exception as e:  # one malformed chart never stops the others
             log.warning("skipping %s [%s]: %s", path, name, e)
+    if len(other_types) == len(sim.charts) or not sim.charts:  # nothing of ours to read
+        found = f"only {', '.join(sorted(set(other_types)))}" if other_types else "none at all"
+        raise ValueError(f"no {'/'.join(STEPS_TYPES)} charts ({found})")
     return (sim.title or path.stem).strip(), audio, charts
 
 

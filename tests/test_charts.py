@@ -138,3 +138,13 @@ def test_corpus_song_timing_matches_golden_metadata(corpus, golden_genelive):
     # Beat 0 at −OFFSET; beats every 60/BPM seconds.
     k = np.round((chart.beats.times_s + offset) * bpm / 60)
     np.testing.assert_allclose(chart.beats.times_s, -offset + k * 60 / bpm, atol=1e-6)
+
+
+def test_simfiles_without_dance_single_charts_say_so(tmp_path, caplog):
+    text = sm_text("Doubles", 120, 0.0, {"Hard": quarter_measures(2)})
+    _song(tmp_path / "d", text.replace("dance-single", "dance-double"))
+    _song(tmp_path / "none", "#TITLE:Nothing;\n#MUSIC:audio.ogg;\n#BPMS:0=120;\n")
+    with caplog.at_level(logging.WARNING):
+        assert scan_charts(tmp_path) == []
+    assert "no dance-single charts (only dance-double)" in caplog.text
+    assert "no dance-single charts (none at all)" in caplog.text
