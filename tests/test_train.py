@@ -156,3 +156,20 @@ def test_librosa_baseline_is_tuned_not_trained(tmp_path):
     assert info["validation"]["tol_50ms"]["Hard"]["f"] > 0.9
     model = OnsetModel.load(tmp_path / "lib")
     assert model.describe()["backend"] == "numpy"
+
+
+def test_ddc_baseline_trains_with_training_statistics(tmp_path):
+    from genelive.config import DDCConfig
+
+    corpus = make_corpus(tmp_path / "data")
+    tc = TrainConfig(steps=2, batch_windows=2, window_s=4.0, warmup_steps=1, validate_every=2)
+    tc = dataclasses.replace(tc, validation_fraction=0.34)
+    small = DDCConfig(hidden=(16, 8))
+    train(corpus, tmp_path / "ddc", small, tc, tmp_path / "cache", say=lambda s: None)
+    model = OnsetModel.load(tmp_path / "ddc")
+    net = model.backend.module
+    # Standardised with the training songs' statistics, not left at the identity.
+    assert not torch.equal(net.feature_mean, torch.zeros_like(net.feature_mean))
+    assert (net.feature_std != 1).all()
+    act = model(str(tmp_path / "data" / "song0" / "audio.ogg"))
+    assert act.probs.shape == (5, len(act.features)) and act.fps == 100
