@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the songs of this side of the model's training split",
     )
     p.add_argument("--no-baselines", action="store_true", help="skip the bundled baselines")
+    p.add_argument(
+        "--no-tempo", action="store_true", help="skip estimating BPM and offset from the audio"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.set_defaults(run=commands.run_eval)

@@ -123,12 +123,20 @@ def run_eval(args) -> dict | None:
         args.split,
         not args.no_baselines,
         args.cache_dir or DEFAULT_CACHE,
+        tempo=not args.no_tempo,
     )
     if args.json:
         return report
     title = f"{report['songs']} songs, {report['charts']} charts ({report['split']})"
     rows = [("GenéLive", report["onset"]), *report.get("baselines", {}).items()]
     print(_format_table(title, rows))
+    if "tempo" in report:
+        t = report["tempo"]
+        print(
+            f"\ntempo from audio ({t['songs']} songs): acc1 {t['acc1']:.3f}, acc2 {t['acc2']:.3f}; "
+            f"beat phase within 20 ms: {t['offset_within_20ms']:.3f} "
+            f"of {t['constant_tempo_songs']} constant-tempo songs"
+        )
     return None
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from genelive.charts import scan_charts
+from genelive.audio import AudioError, load_audio
+from genelive.charts import Song, scan_charts
 from genelive.data import DEFAULT_CACHE, SongData, load_song_data, model_split
-from genelive.evaluate import onset_report
+from genelive.evaluate import TrueTempo, onset_report, tempo_report
 from genelive.pipeline import BASELINES, OnsetModel
+from genelive.tempo import estimate_tempo
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ def eval_charts(
     split: str = "all",
     baselines: bool = True,
     cache_dir: Path | None = DEFAULT_CACHE,
+    tempo: bool = True,
 ) -> dict:
     model = OnsetModel.load(model_dir)
     songs = scan_charts(data_dir)
@@ -61,7 +64,23 @@ def eval_charts(
             name: _evaluate(OnsetModel.load(folder), songs, cache_dir)
             for name, folder in BASELINES.items()
         }
+    if tempo:
+        report["tempo"] = evaluate_tempo(songs)
     return report
+
+
+def evaluate_tempo(songs: list[Song]) -> dict:
+    """Tempo and beat phase estimated from the audio alone, against each song's charts."""
+    results = []
+    for song in songs:
+        try:
+            estimate = estimate_tempo(load_audio(song.audio_path))
+        except (AudioError, ValueError) as e:
+            log.warning("tempo of %s not estimated: %s", song.key, e)
+            continue
+        truth = TrueTempo.from_beat_times(song.charts[0].beats.times_s)
+        results.append((truth, estimate.bpm, estimate.offset_s))
+    return tempo_report(results)
 
 
 def _evaluate(model: OnsetModel, songs, cache_dir) -> dict:

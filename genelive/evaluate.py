@@ -67,3 +67,55 @@ def onset_report(results: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> dict:
             tallies["all"].add(m, len(ref), len(est))
         report[tol_name] = {k: t.report() for k, t in tallies.items() if t.chart_f}
     return report
+
+
+# MIREX tempo accuracy: Acc1 within 4% of the true tempo; Acc2 also at these octave-like ratios.
+TEMPO_TOLERANCE = 0.04
+TEMPO_RATIOS_ACC2 = (1.0, 2.0, 0.5, 3.0, 1 / 3)
+OFFSET_TOLERANCE_S = 0.02
+CONSTANT_TEMPO_JITTER_S = 0.001  # beat intervals of a constant tempo map differ by rounding only
+
+
+@dataclass(frozen=True)
+class TrueTempo:
+    bpm: float  # the dominant tempo: the median beat interval
+    first_beat_s: float  # the first beat at or after 0 s
+    constant: bool
+
+    @classmethod
+    def from_beat_times(cls, beat_times_s: np.ndarray) -> TrueTempo:
+        intervals = np.diff(beat_times_s)
+        period_s = float(np.median(intervals))
+        constant = bool(np.abs(intervals - period_s).max() < CONSTANT_TEMPO_JITTER_S)
+        return cls(60.0 / period_s, float(beat_times_s[0]), constant)
+
+
+def tempo_report(results: Iterable[tuple[TrueTempo, float, float]]) -> dict:
+    """(true tempo, estimated BPM, estimated StepMania offset) per song → MIREX-style accuracy.
+
+    acc1/acc2 over every song (its dominant tempo); `offset_within_20ms` over the constant-tempo
+    songs: the estimated beats, modulo one true beat, within ±20 ms of the chart's.
+    """
+    acc1, acc2, phase_ok = [], [], []
+    for truth, bpm, offset_s in results:
+        acc1.append(_tempo_matches(bpm, truth.bpm))
+        acc2.append(any(_tempo_matches(bpm, truth.bpm * r) for r in TEMPO_RATIOS_ACC2))
+        if truth.constant:
+            period_s = 60.0 / truth.bpm
+            error_s = (-offset_s - truth.first_beat_s + period_s / 2) % period_s - period_s / 2
+            phase_ok.append(abs(error_s) <= OFFSET_TOLERANCE_S)
+    return {
+        "songs": len(acc1),
+        "acc1": _fraction(acc1),
+        "acc2": _fraction(acc2),
+        "constant_tempo_songs": len(phase_ok),
+        "offset_within_20ms": _fraction(phase_ok),
+    }
+
+
+def _tempo_matches(bpm: float, true_bpm: float) -> bool:
+    return abs(bpm / true_bpm - 1) <= TEMPO_TOLERANCE
+
+
+def _fraction(flags: list[bool]) -> float:
+    return round(float(np.mean(flags)), 4) if flags else 0.0

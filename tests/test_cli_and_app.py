@@ -59,6 +59,11 @@ def test_eval_charts_json_on_two_corpus_songs(corpus, tmp_path, capsys):
             for row in block[tol].values():
                 assert {"p", "r", "f", "charts"} <= set(row) and 0 <= row["f"] <= 1
     assert set(report["baselines"]) == {"ddc-cnn", "librosa"}
+    # Both songs keep one tempo (160.02 and 120 BPM): found from the audio. Lily's beat phase
+    # is found too; Orbit's strongest attacks fall between the beats (phase off by half a beat).
+    tempo = report["tempo"]
+    assert tempo["songs"] == tempo["constant_tempo_songs"] == 2
+    assert tempo["acc1"] == tempo["acc2"] == 1.0 and tempo["offset_within_20ms"] >= 0.5
     # A real model, not a random one: most notes found at ±50 ms.
     assert report["onset"]["tol_50ms"]["all"]["f"] > 0.6
 
