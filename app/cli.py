@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
     p.set_defaults(run=commands.run_onsets)
 
+    p = sub.add_parser("tempo", help="estimate BPM and offset of a song from its audio")
+    p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
+    p.set_defaults(run=commands.run_tempo)
+
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")
     p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")

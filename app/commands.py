@@ -60,6 +60,29 @@ def run_onsets(args) -> None:
     )
 
 
+def run_tempo(args) -> dict | None:
+    from genelive.tempo import estimate_tempo
+
+    estimate = estimate_tempo(load_audio(args.audio, max_duration_s=args.max_minutes * 60))
+    candidates = [dataclasses.asdict(c) for c in estimate.candidates]
+    if args.json:
+        return {
+            "bpm": estimate.bpm,
+            "offset": estimate.offset_s,
+            "unsure": estimate.unsure,
+            "candidates": candidates,
+        }
+    print(f"{args.audio.name}: {estimate.bpm:g} BPM, offset {estimate.offset_s:+.3f} s")
+    if estimate.unsure:
+        print("unsure: the candidates below score close; listen and choose (--bpm/--offset)")
+    for c in candidates:
+        print(
+            f"  {c['bpm']:8.3f} BPM  offset {c['offset_s']:+.3f} s  "
+            f"confidence {c['confidence']:.2f}  {c['relation']}"
+        )
+    return None
+
+
 def run_import_klab(args) -> None:
     from genelive.klab import import_klab
 

@@ -26,7 +26,7 @@ def test_help_lists_every_subcommand():
         capture_output=True,
         text=True,
     ).stdout
-    for command in ("app", "onsets", "import-klab", "train-charts", "eval-charts"):
+    for command in ("app", "onsets", "tempo", "import-klab", "train-charts", "eval-charts"):
         assert command in out
 
 

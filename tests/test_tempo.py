@@ -60,3 +60,17 @@ def test_tempo_report_counts_octaves_and_phase():
         "constant_tempo_songs": 3,
         "offset_within_20ms": round(2 / 3, 4),
     }
+
+
+def test_tempo_command_json_and_errors(tmp_path, capsys):
+    import json
+
+    from app.cli import main
+
+    audio, _ = click_track(150, 20.0, first_beat_s=0.3)
+    path = write_audio(tmp_path / "s.wav", audio)
+    assert main(["tempo", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bpm"] == pytest.approx(150, abs=0.05) and out["candidates"][0]["relation"] == "best"
+    assert main(["tempo", str(write_audio(tmp_path / "z.wav", np.zeros(32000)))]) == 2
+    assert "silent" in capsys.readouterr().err
