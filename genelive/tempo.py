@@ -41,6 +41,7 @@ PRIOR_WIDTH_OCTAVES = 0.8
 # The fit is good to a few hundredths of a BPM; charters mostly use whole numbers.
 INTEGER_SNAP_BPM = 0.05
 UNSURE_MARGIN = 1.25  # the best candidate must score this much above the next
+DISTINCT_TOLERANCE = 0.01  # candidates closer than 1% are one tempo
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,13 @@ def estimate_tempo(
         j = int(np.argmax(s))
         refined.append((float(s[j]), snap_bpm(float(fine[j]))))
     refined = _distinct(sorted(refined, reverse=True))[:n_candidates]
-    total = sum(s for s, _ in refined)
     best_bpm = refined[0][1]
+    for ratio in (2.0, 0.5):  # the octave doubt is the usual one: always offer both
+        bpm = snap_bpm(best_bpm * ratio)
+        if all(abs(bpm / b - 1) > DISTINCT_TOLERANCE for _, b in refined):
+            refined.append((float(comb(np.array([bpm]))[0] * tempo_prior(bpm)), bpm))
+    refined.sort(reverse=True)
+    total = sum(s for s, _ in refined)
     candidates = tuple(
         TempoCandidate(
             bpm=round(bpm, 3),
@@ -154,20 +160,20 @@ def beat_offset(env: np.ndarray, bpm: float, fps: float) -> float:
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     smooth = np.convolve(np.concatenate([hist[-6:], hist, hist[:6]]), kernel, "valid")
     first_beat_s = (np.argmax(smooth) + 0.5) / n_bins * period_s
-    return round(-first_beat_s, 4)
+    return round(-first_beat_s, 4) + 0.0  # + 0.0: never "-0.0"
 
 
-def _distinct(ranked: list[tuple[float, float]], tolerance: float = 0.01):
+def _distinct(ranked: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Drop candidates within 1% of a better one (neighbouring peaks of one tempo)."""
     kept: list[tuple[float, float]] = []
     for s, bpm in ranked:
-        if all(abs(bpm / b - 1) > tolerance for _, b in kept):
+        if all(abs(bpm / b - 1) > DISTINCT_TOLERANCE for _, b in kept):
             kept.append((s, bpm))
     return kept
 
 
 def _relation(bpm: float, best_bpm: float) -> str:
     for name, ratio in (("best", 1.0), ("×2", 2.0), ("×½", 0.5), ("×3/2", 1.5), ("×2/3", 2 / 3)):
-        if abs(bpm / (best_bpm * ratio) - 1) < 0.01:
+        if abs(bpm / (best_bpm * ratio) - 1) <= DISTINCT_TOLERANCE:
             return name
     return "other"
