@@ -8,6 +8,7 @@ A malformed file or chart is skipped with a logged reason; it never stops a run.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import unicodedata
 import warnings
@@ -85,10 +86,11 @@ def scan_charts(data_dir: str | Path) -> list[Song]:
     for path in _chart_files(data_dir):
         try:
             title, audio_path, charts = _read_chart_file(path)
-            audio_path = audio_path.resolve()
+            # Absolute but not resolved: a song folder linked into the tree keeps its key there.
+            audio_path = Path(os.path.abspath(audio_path))
             if audio_path not in songs:
                 info = probe_audio(audio_path)
-                key = str(audio_path.relative_to(data_dir.resolve()))
+                key = str(audio_path.relative_to(os.path.abspath(data_dir)))
                 songs[audio_path] = Song(key, title, audio_path, info.duration_s)
         except (AudioError, OsuError, ValueError, KeyError, OSError) as e:
             log.warning("skipping %s: %s", path, e)
@@ -103,13 +105,26 @@ def scan_charts(data_dir: str | Path) -> list[Song]:
 
 
 def _chart_files(data_dir: Path) -> Iterable[Path]:
-    files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in CHART_SUFFIXES)
+    files = sorted(p for p in _walk(data_dir) if p.suffix.lower() in CHART_SUFFIXES)
     present = set(files)
     for p in files:
         # StepMania reads X.ssc instead of X.sm when both exist; so do we.
         if p.suffix.lower() == ".sm" and p.with_suffix(".ssc") in present:
             continue
         yield p
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    """Every file under `root`, following linked folders (a catalogue is often assembled from
+    links), each real folder once so that a link cycle cannot loop."""
+    seen = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        yield from (Path(folder) / name for name in names)
 
 
 def _same_chart(a: Chart, b: Chart) -> bool:

@@ -148,3 +148,13 @@ def test_simfiles_without_dance_single_charts_say_so(tmp_path, caplog):
         assert scan_charts(tmp_path) == []
     assert "no dance-single charts (only dance-double)" in caplog.text
     assert "no dance-single charts (none at all)" in caplog.text
+
+
+def test_linked_song_folders_are_read_and_link_cycles_end(tmp_path):
+    _song(tmp_path / "store" / "a", sm_text("Linked", 120, 0.0, {"Easy": quarter_measures(2)}))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a").symlink_to(tmp_path / "store" / "a")
+    (tree / "loop").symlink_to(tree)  # a cycle
+    (song,) = scan_charts(tree)
+    assert song.key == "a/audio.ogg" and song.title == "Linked"
