@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-tempo", action="store_true", help="skip estimating BPM and offset from the audio"
     )
+    p.add_argument(
+        "--snap",
+        action="store_true",
+        help="snap estimated onsets to each chart's beat grid (default subdivisions per level)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.set_defaults(run=commands.run_eval)

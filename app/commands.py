@@ -147,6 +147,7 @@ def run_eval(args) -> dict | None:
         not args.no_baselines,
         args.cache_dir or DEFAULT_CACHE,
         tempo=not args.no_tempo,
+        snap=args.snap,
     )
     if args.json:
         return report

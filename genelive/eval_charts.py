@@ -10,13 +10,15 @@ from genelive.charts import Song, scan_charts
 from genelive.data import DEFAULT_CACHE, SongData, load_song_data, model_split
 from genelive.evaluate import TrueTempo, onset_report, tempo_report
 from genelive.pipeline import BASELINES, OnsetModel
+from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
 from genelive.tempo import estimate_tempo
 
 log = logging.getLogger(__name__)
 
 
-def chart_results(model: OnsetModel, songs: list[SongData]) -> list[tuple]:
-    """(difficulty, reference times, estimated times) for every chart."""
+def chart_results(model: OnsetModel, songs: list[SongData], snap: bool = False) -> list[tuple]:
+    """(difficulty, reference times, estimated times) for every chart; with `snap`, estimates
+    are moved to the chart's beat grid at the difficulty's default subdivisions."""
     results = []
     for song in songs:
         # Charts of a song share their tempo map nearly always: one network run per map.
@@ -27,7 +29,11 @@ def chart_results(model: OnsetModel, songs: list[SongData]) -> list[tuple]:
             levels = tuple(dict.fromkeys(c.difficulty for c in charts))
             act = model.activations(song.features, charts[0].grid, levels)
             estimated = model.onsets(act)
-            results.extend((c.difficulty, c.onset_times_s, estimated[c.difficulty]) for c in charts)
+            for c in charts:
+                times = estimated[c.difficulty]
+                if snap:
+                    times = snap_to_grid(times, c.grid, DEFAULT_SUBDIVISIONS[c.difficulty])[0]
+                results.append((c.difficulty, c.onset_times_s, times))
     return results
 
 
@@ -38,6 +44,7 @@ def eval_charts(
     baselines: bool = True,
     cache_dir: Path | None = DEFAULT_CACHE,
     tempo: bool = True,
+    snap: bool = False,
 ) -> dict:
     model = OnsetModel.load(model_dir)
     songs = scan_charts(data_dir)
@@ -57,11 +64,12 @@ def eval_charts(
         "charts": sum(len(s.charts) for s in songs),
         "model": model.describe(),
         "split": split,
+        "snapped_to_beats": snap,
     }
-    report["onset"] = _evaluate(model, songs, cache_dir)
+    report["onset"] = _evaluate(model, songs, cache_dir, snap)
     if baselines:
         report["baselines"] = {
-            name: _evaluate(OnsetModel.load(folder), songs, cache_dir)
+            name: _evaluate(OnsetModel.load(folder), songs, cache_dir, snap)
             for name, folder in BASELINES.items()
         }
     if tempo:
@@ -83,8 +91,8 @@ def evaluate_tempo(songs: list[Song]) -> dict:
     return tempo_report(results)
 
 
-def _evaluate(model: OnsetModel, songs, cache_dir) -> dict:
+def _evaluate(model: OnsetModel, songs, cache_dir, snap: bool) -> dict:
     data = load_song_data(songs, model.config, cache_dir)
-    results = chart_results(model, data)
+    results = chart_results(model, data, snap)
     log.info("%s: %d charts evaluated", model.folder, len(results))
     return onset_report(results)

@@ -73,6 +73,19 @@ def test_eval_charts_json_on_two_corpus_songs(corpus, tmp_path, capsys):
     assert report["onset"]["tol_50ms"]["all"]["f"] > 0.6
 
 
+def test_eval_charts_snapped_onsets_sit_on_the_grid(corpus, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "lily").symlink_to(corpus / "[2015.03.26] BC - Lily [Thumbsy]")
+    args = ["eval-charts", str(data), "--json", "--no-baselines", "--no-tempo", "--snap"]
+    assert main([*args, "--cache-dir", str(tmp_path / "c")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["snapped_to_beats"] and "tempo" not in report and "baselines" not in report
+    # On the chart's own grid, a note that matches at ±50 ms matches at ±20 ms.
+    f50, f20 = (report["onset"][tol]["all"]["f"] for tol in ("tol_50ms", "tol_20ms"))
+    assert f50 > 0.6 and f20 > f50 - 0.02
+
+
 def test_eval_charts_errors_cleanly(tmp_path, capsys):
     assert main(["eval-charts", str(tmp_path / "missing"), "--json"]) == 2
     assert "no such folder" in capsys.readouterr().err

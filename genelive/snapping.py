@@ -1,0 +1,65 @@
+"""Onset times → note positions on the beat grid, with the subdivisions a difficulty allows.
+
+Charts place notes on a musical grid (quarter notes, 8ths, 16ths, triplets); the onset model's
+frames are 32 ms apart. Snapping each onset to the nearest allowed grid position removes the
+frame quantisation and gives the beat positions a chart file stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from genelive.features import BeatGrid
+
+# Subdivisions of a beat each difficulty may use (1 = quarter notes, 2 = 8ths, 3 = triplets,
+# 4 = 16ths). Chosen on the corpus' validation songs with the bundled model: allowing triplets
+# (or 32nds) on Hard/Challenge pulled more straight notes off their place than it caught
+# triplets (F1 at ±50 ms 0.72 vs 0.76); see docs/model-card-genelive.md.
+DEFAULT_SUBDIVISIONS: dict[str, tuple[int, ...]] = {
+    "Beginner": (1,),
+    "Easy": (2,),
+    "Medium": (2,),
+    "Hard": (4,),
+    "Challenge": (4,),
+}
+
+
+def grid_positions(grid: BeatGrid, subdivisions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Allowed positions between the grid's first and last beat: (beats from the first (P,),
+    times in seconds (P,)), sorted. Times within a beat are linear: the tempo map is constant
+    between two beats (a tempo change mid-beat shifts an off-beat note by under a frame)."""
+    if not subdivisions or any(int(s) < 1 for s in subdivisions):
+        raise ValueError(f"subdivisions must be positive integers, not {list(subdivisions)}")
+    n_beats = len(grid.times_s)
+    if n_beats < 2:
+        raise ValueError("the beat grid needs at least two beats to snap to")
+    fractions = np.unique(
+        np.concatenate([np.arange(int(s)) / int(s) for s in subdivisions]).round(9)
+    )
+    positions = (np.arange(n_beats - 1)[:, None] + fractions[None, :]).ravel()
+    positions = np.append(positions, n_beats - 1.0)
+    return positions, np.interp(positions, np.arange(n_beats), grid.times_s)
+
+
+def snap_to_grid(
+    onset_times_s: np.ndarray,
+    grid: BeatGrid,
+    subdivisions: Sequence[int],
+    max_distance_s: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each onset → the nearest allowed position; (times (M,), beats from the first beat (M,)).
+
+    Onsets farther than `max_distance_s` from every allowed position (outside the grid, or in
+    a gap the difficulty cannot express) are dropped; onsets landing on one position make one
+    note. Both outputs are sorted and unique.
+    """
+    positions, times = grid_positions(grid, subdivisions)
+    onsets = np.asarray(onset_times_s, np.float64)
+    right = np.clip(np.searchsorted(times, onsets), 1, len(times) - 1)
+    nearer_left = onsets - times[right - 1] <= times[right] - onsets
+    nearest = np.where(nearer_left, right - 1, right)
+    keep = np.abs(times[nearest] - onsets) <= max_distance_s
+    chosen = np.unique(nearest[keep])
+    return times[chosen], positions[chosen]

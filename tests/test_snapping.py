@@ -1,0 +1,48 @@
+"""Snapping onsets to the beat grid with a difficulty's subdivisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genelive.features import BeatGrid
+from genelive.snapping import grid_positions, snap_to_grid
+
+GRID = BeatGrid.from_bpm_offset(120.0, 0.0, 10.0)  # beats every 0.5 s from 0
+
+
+def test_jittered_eighths_snap_back_exactly():
+    rng = np.random.default_rng(0)
+    exact = np.arange(0.0, 9.0, 0.25)
+    times, beats = snap_to_grid(exact + rng.uniform(-0.03, 0.03, len(exact)), GRID, (2,))
+    np.testing.assert_allclose(times, exact)
+    np.testing.assert_allclose(beats, exact / 0.5)
+
+
+def test_quarter_notes_only_merge_offbeats():
+    times, beats = snap_to_grid(np.array([0.49, 0.74, 1.01, 3.3]), GRID, (1,))
+    # 0.74 is nearer 0.5 than 1.0 and merges with 0.49; 3.3 is 0.2 s from any beat: dropped.
+    np.testing.assert_allclose(times, [0.5, 1.0])
+    np.testing.assert_allclose(beats, [1.0, 2.0])
+
+
+def test_triplets_and_sixteenths_together():
+    positions, _ = grid_positions(GRID, (4, 3))
+    first_beat = positions[positions < 1]
+    np.testing.assert_allclose(first_beat, [0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75])
+    times, _ = snap_to_grid(np.array([0.5 + 0.5 / 3 + 0.01]), GRID, (4, 3))
+    assert times[0] == pytest.approx(0.5 + 0.5 / 3)
+
+
+def test_tempo_changes_follow_the_grid():
+    grid = BeatGrid(np.array([0.0, 0.5, 1.0, 1.25, 1.5, 1.75]), np.zeros(6, bool))
+    times, beats = snap_to_grid(np.array([0.76, 1.37]), grid, (2,))
+    np.testing.assert_allclose(times, [0.75, 1.375])
+    np.testing.assert_allclose(beats, [1.5, 3.5])
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="positive integers"):
+        snap_to_grid(np.array([1.0]), GRID, (0,))
+    with pytest.raises(ValueError, match="at least two beats"):
+        snap_to_grid(np.array([1.0]), BeatGrid(np.array([0.0]), np.zeros(1, bool)), (1,))
