@@ -47,7 +47,10 @@ def run_onsets(args) -> None:
     log_mel = model.features(audio)
     grid = None
     if not args.tempo_map:
-        print("note: no --tempo-map given; the beat guide is empty (the model is surer with it)")
+        print(
+            "note: no --tempo-map given; the beat guide is empty (the model is surer with it: "
+            "`studio tempo SONG` estimates BPM and offset)"
+        )
     else:
         grid = BeatGrid.from_bpm_info(parse_tempo_map(args.tempo_map), len(log_mel) / model.fps)
     act = model.activations(log_mel, grid, DIFFICULTIES)
