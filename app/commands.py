@@ -77,7 +77,7 @@ def run_tempo(args) -> dict | None:
         }
     print(f"{args.audio.name}: {estimate.bpm:g} BPM, offset {estimate.offset_s:+.3f} s")
     if estimate.unsure:
-        print("unsure: the candidates below score close; listen and choose (--bpm/--offset)")
+        print("unsure: the candidates below score close; listen and choose one")
     for c in candidates:
         print(
             f"  {c['bpm']:8.3f} BPM  offset {c['offset_s']:+.3f} s  "

@@ -164,7 +164,7 @@ def _read_simfile_charts(path: Path) -> tuple[str, Path, list[Chart]]:
             charts.append(_simfile_chart(sim, chart, path))
         except Exception as e:  # one malformed chart never stops the others
             log.warning("skipping %s [%s]: %s", path, name, e)
-    if len(other_types) == len(sim.charts) or not sim.charts:  # nothing of ours to read
+    if len(other_types) == len(sim.charts):  # nothing of ours to read (or no charts at all)
         found = f"only {', '.join(sorted(set(other_types)))}" if other_types else "none at all"
         raise ValueError(f"no {'/'.join(STEPS_TYPES)} charts ({found})")
     return (sim.title or path.stem).strip(), audio, charts

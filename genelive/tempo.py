@@ -25,8 +25,8 @@ from genelive.audio import SAMPLE_RATE
 
 HOP = 80  # 5 ms envelope frames
 PHASE_BINS = 200
-# The flux envelope peaks this long after the beat a charter places (half a 64 ms analysis
-# window, less the attack's rise): the median phase error on the corpus' training songs.
+# The flux envelope peaks this long after the beat a charter places: the median phase error,
+# with the true tempo, on the corpus' training songs.
 ONSET_LAG_S = 0.0175
 MIN_BPM, MAX_BPM = 60.0, 300.0
 COARSE_STEP_BPM = 0.25
@@ -147,7 +147,7 @@ def snap_bpm(bpm: float) -> float:
 
 
 def beat_offset(env: np.ndarray, bpm: float, fps: float) -> float:
-    """StepMania offset (beat 0 at −offset, −period < −offset ≤ 0) of the tempo's beats.
+    """StepMania offset of the tempo's beats: beat 0 at −offset, −period < offset ≤ 0.
 
     The envelope is folded onto one beat period (each frame at its exact phase, so the result
     is finer than a frame) and the strongest phase, lightly smoothed, is where beats fall. Kick
