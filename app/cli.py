@@ -48,6 +48,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
     p.set_defaults(run=commands.run_tempo)
 
+    p = sub.add_parser("chart", help="charts for a song: .sm/.ssc/.osu/.json + audio copy")
+    p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
+    p.add_argument("-o", "--output", type=Path, required=True, help="song folder to write")
+    p.add_argument(
+        "--difficulties",
+        default="all",
+        help="comma-separated: beginner,easy,medium,hard,challenge, or all (default)",
+    )
+    p.add_argument("--formats", default="sm,ssc,osu,json", help="any of sm,ssc,osu,json")
+    p.add_argument("--bpm", type=float, default=None, help="the song's tempo (else estimated)")
+    p.add_argument(
+        "--offset",
+        type=float,
+        default=None,
+        help="StepMania #OFFSET in seconds: beat 0 falls at -offset (needs --bpm; "
+        "without it the beat phase is estimated for the given BPM)",
+    )
+    p.add_argument(
+        "--timing-from",
+        type=Path,
+        default=None,
+        help="take the tempo map of an existing .sm/.ssc/.osu/.json chart of this audio",
+    )
+    p.add_argument("--seed", type=int, default=0, help="same seed, same charts (default 0)")
+    _add_model(p, "onset model folder (default: bundled GenéLive)")
+    p.add_argument(
+        "--steps-model", type=Path, default=None, help="step-selection folder (default: bundled)"
+    )
+    p.add_argument(
+        "--density",
+        default=None,
+        help="notes per second per difficulty, e.g. 'hard=4.5,challenge=7' "
+        "(default: the model's choice, kept inside the corpus' range)",
+    )
+    p.add_argument("--temperature", type=float, default=1.0, help="step sampling temperature")
+    p.add_argument("--keys", type=int, default=4, help="osu!mania key count (default 4)")
+    p.add_argument("--title", default=None, help="song title (default: audio tags or file name)")
+    p.add_argument("--artist", default=None, help="artist (default: audio tags)")
+    p.add_argument("--preview", action="store_true", help="also write preview/*.png and *.ogg")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
+    p.set_defaults(run=commands.run_chart)
+
+    p = sub.add_parser("train-steps", help="train the step-selection (arrows, holds) model")
+    p.add_argument("data_dir", type=Path, help="folder tree of .sm/.ssc/.osu with their audio")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--split-from",
+        type=Path,
+        default=None,
+        help="onset model folder whose train/validation split to use (default: bundled)",
+    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
+    p.set_defaults(run=commands.run_train_steps)
+
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")
     p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
@@ -110,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--snap",
         action="store_true",
         help="snap estimated onsets to each chart's beat grid (default subdivisions per level)",
+    )
+    p.add_argument(
+        "--generated",
+        action="store_true",
+        help="also generate whole charts (studio chart) and score their notes, on the charts' "
+        "tempo maps and on the estimated tempo",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")

@@ -15,9 +15,17 @@ from genelive.data import DEFAULT_CACHE
 from genelive.features import BeatGrid
 from genelive.osu import OsuError
 from genelive.pipeline import OnsetModel
+from genelive.songfolder import OutputError
 
 # Errors that mean "the input is wrong": printed as one line, exit status 2, no traceback.
-USER_ERRORS = (AudioError, ModelFolderError, OsuError, FileNotFoundError, ValueError)
+USER_ERRORS = (
+    AudioError,
+    ModelFolderError,
+    OsuError,
+    FileNotFoundError,
+    ValueError,
+    OutputError,
+)
 
 __all__ = ["PRESETS", "USER_ERRORS"]
 
@@ -86,6 +94,85 @@ def run_tempo(args) -> dict | None:
     return None
 
 
+def parse_density(text: str | None) -> dict[str, float]:
+    """ "hard=4.5,challenge=7" → {"hard": 4.5, "challenge": 7.0}."""
+    out = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--density wants DIFFICULTY=NOTES_PER_SECOND pairs, not {item!r}")
+    return out
+
+
+def run_chart(args) -> dict | None:
+    from genelive.generate import ChartGenerator
+    from genelive.songfolder import check_formats
+
+    formats = check_formats(args.formats)
+    density = parse_density(args.density)
+    generator = ChartGenerator.load(args.model, args.steps_model)
+    song = generator(
+        args.audio,
+        difficulties=args.difficulties,
+        seed=args.seed,
+        bpm=args.bpm,
+        offset_s=args.offset,
+        timing_from=args.timing_from,
+        density_nps=density,
+        temperature=args.temperature,
+        keys=args.keys,
+        title=args.title,
+        artist=args.artist,
+        max_duration_s=args.max_minutes * 60,
+    )
+    files = song.save(args.output, formats, preview=args.preview)
+    summary = song.summary() | {"files": [str(f) for f in files]}
+    if args.json:
+        return summary
+    tempo = f"{summary['bpm']:g} BPM, offset {summary['offset']:+.4f} s"
+    if song.tempo is not None:
+        tempo += " (estimated" + (", UNSURE: check it" if song.tempo.unsure else "") + ")"
+    print(f"{args.audio.name}: {tempo}")
+    for c in summary["charts"]:
+        print(
+            f"  {c['difficulty']:<10} meter {c['meter']:>2}  {c['notes']:>5} notes  "
+            f"{c['holds']:>4} holds  {c['nps']:.2f} notes/s"
+        )
+    print(f"wrote {len(files)} files to {args.output}")
+    return None
+
+
+def run_train_steps(args) -> None:
+    from genelive.charts import scan_charts
+    from genelive.data import songs_in_split
+    from genelive.pipeline import DEFAULT_MODEL
+    from genelive.train_steps import StepTrainConfig, train_steps
+
+    songs = scan_charts(args.data_dir)
+    split_from = args.split_from or DEFAULT_MODEL
+    train = songs_in_split(songs, split_from, "train")
+    val = songs_in_split(songs, split_from, "validation")
+    report = train_steps(
+        train,
+        val,
+        args.output,
+        train_config=StepTrainConfig(steps=args.steps, seed=args.seed),
+        cache_dir=args.cache_dir or DEFAULT_CACHE,
+        extra={"data_dir": str(args.data_dir), "command": args.command_line},
+    )
+    ppl = report.get("validation_perplexity", {})
+    for name in ("model", "bigram", "unigram"):
+        if name in ppl:
+            print(f"validation perplexity {name:<8} {ppl[name]['all']:.3f}")
+    print(f"wrote {args.output} (best step {report['best_step']})")
+
+
 def run_import_klab(args) -> None:
     from genelive.klab import import_klab
 
@@ -151,11 +238,13 @@ def run_eval(args) -> dict | None:
         args.cache_dir or DEFAULT_CACHE,
         tempo=not args.no_tempo,
         snap=args.snap,
+        generated=args.generated,
     )
     if args.json:
         return report
     title = f"{report['songs']} songs, {report['charts']} charts ({report['split']})"
     rows = [("GenéLive", report["onset"]), *report.get("baselines", {}).items()]
+    rows += [(f"generated, {k[:-7]} tempo", v) for k, v in report.get("generated", {}).items()]
     print(_format_table(title, rows))
     if "tempo" in report:
         t = report["tempo"]

@@ -1,4 +1,10 @@
-"""GenéLive!: charts from songs. Onset model (KLab, AAAI-23), its training and evaluation.
+"""GenéLive!: charts from songs. Onset model (KLab, AAAI-23), step selection, chart files.
+
+from genelive import ChartGenerator
+gen = ChartGenerator.load()                  # bundled onset + step models; or folders
+song = gen("song.ogg", difficulties=["Easy", "Hard"], seed=0)   # or bpm=, offset_s=
+song.save("out/", preview=True)              # .sm .ssc .osu .json, audio copy, previews
+text = song.to_sm()
 
 from genelive import BeatGrid, OnsetModel
 model = OnsetModel.load()                    # the bundled model; or a folder
@@ -10,6 +16,7 @@ onsets = model.onsets(act)                   # {"Beginner": times_s, ...}
 from genelive.audio import AudioError, load_audio
 from genelive.config import DIFFICULTIES, OnsetConfig
 from genelive.features import BeatGrid
+from genelive.generate import ChartGenerator, GeneratedSong
 from genelive.pipeline import Activations, OnsetModel
 
 __all__ = [
@@ -17,6 +24,8 @@ __all__ = [
     "Activations",
     "AudioError",
     "BeatGrid",
+    "ChartGenerator",
+    "GeneratedSong",
     "OnsetConfig",
     "OnsetModel",
     "load_audio",

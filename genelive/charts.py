@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genelive.arrows import HEAD, N_COLUMNS, TAIL, TAP, StepRows, rows_from_events
 from genelive.audio import AUDIO_SUFFIXES, AudioError, probe_audio
 from genelive.config import DIFFICULTIES
 from genelive.features import BeatGrid
@@ -35,6 +36,14 @@ log = logging.getLogger(__name__)
 CHART_SUFFIXES = (".sm", ".ssc", ".osu")
 # Notes a player hits at their time; tails, mines, fakes and keysounds are not onsets.
 ONSET_NOTE_TYPES = {NoteType.TAP, NoteType.HOLD_HEAD, NoteType.ROLL_HEAD, NoteType.LIFT}
+# Note types as steps (rolls are holds, lifts are taps); the rest are not steps.
+STEP_VALUES = {
+    NoteType.TAP: TAP,
+    NoteType.LIFT: TAP,
+    NoteType.HOLD_HEAD: HEAD,
+    NoteType.ROLL_HEAD: HEAD,
+    NoteType.TAIL: TAIL,
+}
 STEPS_TYPES = ("dance-single",)
 # osu! difficulty names → StepMania's; anything else is placed by note density.
 _OSU_NAMES = [
@@ -55,6 +64,7 @@ class Chart:
     name: str  # the file's own difficulty name / description
     onset_times_s: np.ndarray  # (N,) sorted, unique
     beats: BeatGrid  # quarter-note beats of the chart's tempo map
+    steps: StepRows | None = None  # arrows per row (4-panel charts), for step selection
 
 
 @dataclass
@@ -176,7 +186,8 @@ def _simfile_chart(sim, chart, path: Path) -> Chart:
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"unknown difficulty {name!r}")
     engine = TimingEngine(TimingData(sim, chart))
-    beats = sorted({n.beat for n in NoteData(chart) if n.note_type in ONSET_NOTE_TYPES})
+    notes = list(NoteData(chart))
+    beats = sorted({n.beat for n in notes if n.note_type in ONSET_NOTE_TYPES})
     times = [float(engine.time_at(b)) for b in beats if engine.hittable(b)]
     if not times:
         raise ValueError("no notes")
@@ -185,7 +196,13 @@ def _simfile_chart(sim, chart, path: Path) -> Chart:
         meter = int(str(chart.meter).strip())
     except ValueError:
         meter = None
-    return Chart(difficulty, meter, path, name, onset_times, _simfile_beats(engine, onset_times))
+    steps = rows_from_events(
+        (float(engine.time_at(n.beat)), float(n.beat), n.column, STEP_VALUES[n.note_type])
+        for n in notes
+        if n.note_type in STEP_VALUES and n.column < N_COLUMNS and engine.hittable(n.beat)
+    )
+    grid = _simfile_beats(engine, onset_times)
+    return Chart(difficulty, meter, path, name, onset_times, grid, steps)
 
 
 def _simfile_beats(engine: TimingEngine, onset_times: np.ndarray) -> BeatGrid:
@@ -213,7 +230,16 @@ def _read_osu_charts(path: Path) -> tuple[str, Path, list[Chart]]:
         raise OsuError(f"{path.name}: no hit objects")
     beats = beatmap.beat_grid(float(onsets[-1]) + 30.0)
     difficulty = osu_difficulty(beatmap.version_name, onsets)
-    chart = Chart(difficulty, None, path, beatmap.version_name, onsets, beats)
+    steps = None
+    if beatmap.keys == N_COLUMNS:
+        events = []
+        for h in beatmap.hit_objects:
+            t = (h.time_ms + beatmap.offset_ms) / 1000
+            events.append((t, np.nan, h.column, TAP if h.end_ms is None else HEAD))
+            if h.end_ms is not None:
+                events.append(((h.end_ms + beatmap.offset_ms) / 1000, np.nan, h.column, TAIL))
+        steps = rows_from_events(events)
+    chart = Chart(difficulty, None, path, beatmap.version_name, onsets, beats, steps)
     return beatmap.title or path.stem, audio, [chart]
 
 

@@ -121,3 +121,18 @@ def model_split(model_dir: Path) -> dict[str, list[str]] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text()).get("split")
+
+
+def songs_in_split(songs: Sequence[Song], model_dir: Path, side: str) -> list[Song]:
+    """The songs on one side ("train" / "validation") of the split a model folder records."""
+    recorded = model_split(model_dir)
+    if recorded is None:
+        raise ValueError(f"{model_dir}: records no train/validation split (training.json)")
+    keep = set(recorded[side])
+    chosen = [s for s in songs if s.key in keep]
+    if not chosen:
+        raise ValueError(
+            f"none of {model_dir}'s {side} songs are here "
+            "(song keys are audio paths relative to the training data folder)"
+        )
+    return chosen

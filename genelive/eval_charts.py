@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from genelive.audio import AudioError, load_audio
 from genelive.charts import Song, scan_charts
-from genelive.data import DEFAULT_CACHE, SongData, load_song_data, model_split
+from genelive.config import DIFFICULTIES
+from genelive.data import DEFAULT_CACHE, SongData, load_song_data, songs_in_split
 from genelive.evaluate import TrueTempo, onset_report, tempo_report
 from genelive.pipeline import BASELINES, OnsetModel
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
@@ -45,20 +48,12 @@ def eval_charts(
     cache_dir: Path | None = DEFAULT_CACHE,
     tempo: bool = True,
     snap: bool = False,
+    generated: bool = False,
 ) -> dict:
     model = OnsetModel.load(model_dir)
     songs = scan_charts(data_dir)
     if split != "all":
-        recorded = model_split(model.folder)
-        if recorded is None:
-            raise ValueError(f"{model.folder}: no training.json split; use --split all")
-        keep = set(recorded[split])
-        songs = [s for s in songs if s.key in keep]
-        if not songs:
-            raise ValueError(
-                f"{data_dir}: none of the model's {split} songs are here "
-                "(song keys are audio paths relative to the training data folder)"
-            )
+        songs = songs_in_split(songs, model.folder, split)
     report = {
         "songs": len(songs),
         "charts": sum(len(s.charts) for s in songs),
@@ -74,7 +69,44 @@ def eval_charts(
         }
     if tempo:
         report["tempo"] = evaluate_tempo(songs)
+    if generated:
+        report["generated"] = evaluate_generated(songs, model_dir)
     return report
+
+
+def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
+    """Whole generated charts against the human ones: note rows matched in time (as onsets),
+    and the note count relative to the human chart's. Twice: on the chart's own tempo map
+    (`timing_from` its file) and on the tempo estimated from the audio."""
+    from genelive.arrows import count_notes
+    from genelive.generate import ChartGenerator
+
+    gen = ChartGenerator.load(model_dir)
+    out = {}
+    for timing in ("chart", "estimated"):
+        results, notes = [], {d: [0, 0] for d in DIFFICULTIES}
+        for song in songs:
+            by_file: dict[Path, list] = {}
+            for chart in song.charts:
+                by_file.setdefault(chart.source, []).append(chart)
+            for source, charts in by_file.items():
+                levels = list(dict.fromkeys(c.difficulty for c in charts))
+                try:
+                    made = gen(song.audio_path, levels, seed=0,
+                               timing_from=source if timing == "chart" else None)  # fmt: skip
+                except ValueError as e:  # delays/warps, no tempo estimate, ...
+                    log.warning("%s: not generated (%s)", source, e)
+                    continue
+                for c in charts:
+                    ours = made.chart(c.difficulty)
+                    results.append((c.difficulty, c.onset_times_s,
+                                    np.unique([n.time_s for n in ours.notes])))  # fmt: skip
+                    notes[c.difficulty][0] += ours.n_notes
+                    notes[c.difficulty][1] += count_notes(c.steps.states)[0] if c.steps else 0
+        report = onset_report(results)
+        report["notes_vs_human"] = {d: round(n / h, 3) for d, (n, h) in notes.items() if h}
+        out[f"{timing}_timing"] = report
+    return out
 
 
 def evaluate_tempo(songs: list[Song]) -> dict:

@@ -1,0 +1,274 @@
+"""From a song to charts: timing, notes, arrows and holds, for every difficulty.
+
+    from genelive import ChartGenerator
+    gen = ChartGenerator.load()                       # bundled models, or model_dir=...
+    song = gen("song.ogg", difficulties=["Easy", "Hard"], seed=0)
+    song.save("out/")                                 # .sm .ssc .osu .json + the audio
+    song.chart("Hard").nps, song.to_sm()
+
+Steps: (1) the tempo map: the user's, one read from an existing chart, or estimated from the
+audio (never a silent default); (2) onset activations for all difficulties in one pass, with
+the tempo map as the beat guide; (3) notes: peaks picked with the thresholds chosen on
+validation, brought inside the corpus' density range (or to the user's target), snapped to the
+subdivisions the difficulty allows, spaced at least as the corpus' charts are; (4) arrows and
+holds sampled from the step-selection model under playability rules. Same audio, settings and
+seed → the same charts, byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from genelive.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
+from genelive.audio import MAX_DURATION_S, load_audio
+from genelive.chartfile import Chart, ChartSet, Note
+from genelive.config import DIFFICULTIES
+from genelive.features import log_mel
+from genelive.pipeline import DEFAULT_MODEL, OnsetModel
+from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
+from genelive.steps import StepModel
+from genelive.tempo import HOP as TEMPO_HOP
+from genelive.tempo import TempoEstimate, beat_offset, estimate_tempo, onset_envelope
+from genelive.timing import Timing, check_bpm, timing_from_file
+
+log = logging.getLogger(__name__)
+
+GENERATOR = "GenéLive Studio"
+CANDIDATE_FLOOR = 0.05  # peaks weaker than this never become notes, whatever the density target
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("genelive-studio")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def audio_tags(path: Path) -> dict[str, str]:
+    """Title and artist from the audio file's tags (Vorbis comments, RIFF INFO), if any."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            meta = f.copy_metadata()
+    except (sf.LibsndfileError, RuntimeError):
+        return {}
+    return {k: v.strip() for k, v in meta.items() if k in ("title", "artist") and v.strip()}
+
+
+def parse_difficulties(names: str | Sequence[str] | None) -> tuple[str, ...]:
+    """ "all", "easy,hard", ["Hard"] → canonical names in Beginner..Challenge order."""
+    if names is None or names == "all" or list(names) == ["all"]:
+        return DIFFICULTIES
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    lookup = {d.lower(): d for d in DIFFICULTIES}
+    unknown = [n for n in names if n.strip().lower() not in lookup]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown difficulty {', '.join(map(repr, unknown)) or '(none given)'}: "
+            f"choose from {', '.join(d.lower() for d in DIFFICULTIES)} or 'all'"
+        )
+    wanted = {lookup[n.strip().lower()] for n in names}
+    return tuple(d for d in DIFFICULTIES if d in wanted)
+
+
+@dataclass
+class GeneratedSong(ChartSet):
+    """Charts made from one audio file; `save(out_dir)` writes the song folder."""
+
+    audio_path: Path | None = None
+    tempo: TempoEstimate | None = None  # when the tempo map was estimated
+    song_mel: np.ndarray | None = field(default=None, repr=False)  # (T, 229), for pictures
+
+    def save(self, out_dir: str | Path, formats: Sequence[str] = ("sm", "ssc", "osu", "json"),
+             preview: bool = False) -> list[Path]:  # fmt: skip
+        from genelive.songfolder import write_song_folder
+
+        return write_song_folder(self, Path(out_dir), formats, preview)
+
+    def summary(self) -> dict:
+        out = {
+            "bpm": self.timing.bpm,
+            "offset": self.timing.offset_s,
+            "charts": [c.summary() for c in self.charts],
+        }
+        if self.tempo is not None:
+            out["tempo_unsure"] = self.tempo.unsure
+            out["tempo_candidates"] = [
+                {"bpm": c.bpm, "offset": c.offset_s, "confidence": c.confidence,
+                 "relation": c.relation} for c in self.tempo.candidates
+            ]  # fmt: skip
+        return out
+
+
+class ChartGenerator:
+    def __init__(self, onset_model: OnsetModel, step_model: StepModel):
+        self.onset_model, self.step_model = onset_model, step_model
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path | None = None,
+        steps_dir: str | Path | None = None,
+        backend: str = "torch",
+    ) -> ChartGenerator:
+        return cls(OnsetModel.load(model_dir or DEFAULT_MODEL, backend), StepModel.load(steps_dir))
+
+    def __call__(
+        self,
+        audio_path: str | Path,
+        difficulties: str | Sequence[str] | None = None,
+        seed: int = 0,
+        bpm: float | None = None,
+        offset_s: float | None = None,
+        timing_from: str | Path | None = None,
+        density_nps: Mapping[str, float] | None = None,
+        temperature: float = 1.0,
+        keys: int = 4,
+        title: str | None = None,
+        artist: str | None = None,
+        max_duration_s: float = MAX_DURATION_S,
+    ) -> GeneratedSong:
+        difficulties = parse_difficulties(difficulties)
+        if not 1 <= int(keys) <= 18:
+            raise ValueError(f"key count must be 1..18, not {keys}")
+        density_nps = {parse_difficulties([k])[0]: float(v) for k, v in (density_nps or {}).items()}
+        if any(not v > 0 for v in density_nps.values()):
+            raise ValueError("density targets must be positive notes per second")
+        audio_path = Path(audio_path)
+        audio = load_audio(audio_path, max_duration_s=max_duration_s)
+        tags = audio_tags(audio_path)
+        duration_s = len(audio) / 16_000
+        timing, tempo = self.timing(audio, bpm, offset_s, timing_from)
+        mel = log_mel(audio)
+        features = mel if self.onset_model.model_type == "genelive-onset" else None
+        if features is None:
+            features = self.onset_model.features(audio)
+        grid, first_beat = timing.beat_grid(duration_s)
+        act = self.onset_model.activations(features, grid, difficulties)
+        charts = []
+        for name, probs in zip(difficulties, act.probs, strict=True):
+            times, beats = self.note_rows(probs, act.fps, name, grid, first_beat, duration_s,
+                                          density_nps.get(name))  # fmt: skip
+            beats_abs = beats.astype(np.float64)
+            states = self.step_model.sample(times, beats_abs, name, mel, seed, temperature)
+            notes = notes_from_states(states, beats_abs, timing)
+            charts.append(Chart(name, self.meter(name, len(notes), duration_s), notes, duration_s))
+        stamp = {
+            "generator": GENERATOR,
+            "version": version(),
+            "seed": int(seed),
+            "settings": {
+                "onset_model": self.onset_model.folder.name,
+                "steps_model": self.step_model.folder.name,
+                "difficulties": list(difficulties),
+                "density_nps": density_nps,
+                "temperature": temperature,
+                "keys": int(keys),
+                "timing": "user" if bpm is not None else "file" if timing_from else "estimated",
+            },
+        }
+        return GeneratedSong(
+            title=title or tags.get("title") or audio_path.stem,
+            artist=artist if artist is not None else tags.get("artist", ""),
+            audio_filename=audio_path.name,
+            timing=timing,
+            charts=charts,
+            stamp=stamp,
+            keys=int(keys),
+            audio_path=audio_path,
+            tempo=tempo,
+            song_mel=mel,
+        )
+
+    @staticmethod
+    def timing(
+        audio: np.ndarray, bpm: float | None, offset_s: float | None, timing_from
+    ) -> tuple[Timing, TempoEstimate | None]:
+        if timing_from is not None:
+            if bpm is not None or offset_s is not None:
+                raise ValueError("give either --timing-from or --bpm/--offset, not both")
+            return timing_from_file(timing_from), None
+        if bpm is not None:
+            bpm = check_bpm(bpm)
+            if offset_s is None:  # the user's tempo, our beat phase
+                offset_s = beat_offset(onset_envelope(audio), bpm, 16_000 / TEMPO_HOP)
+            return Timing.constant(bpm, offset_s), None
+        if offset_s is not None:
+            raise ValueError("--offset needs --bpm")
+        estimate = estimate_tempo(audio)
+        if estimate.unsure:
+            others = ", ".join(f"{c.bpm:g} ({c.confidence:.0%})" for c in estimate.candidates[1:4])
+            log.warning(
+                "tempo unsure: %g BPM (%.0f%%) chosen over %s; check it, or give --bpm/--offset",
+                estimate.bpm, 100 * estimate.candidates[0].confidence, others,
+            )  # fmt: skip
+        return Timing.constant(estimate.bpm, estimate.offset_s), estimate
+
+    def note_rows(
+        self,
+        probs: np.ndarray,
+        fps: float,
+        difficulty: str,
+        grid,
+        first_beat: int,
+        duration_s: float,
+        target_nps: float | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Onset activation (T,) → note rows: (times_s, beats), on the grid, spaced."""
+        i = DIFFICULTIES.index(difficulty)
+        decoding = self.onset_model.config.decoding
+        frames, props = find_peaks(
+            probs.astype(np.float64), height=CANDIDATE_FLOOR,
+            distance=max(1, decoding.min_gap_frames[i]),
+        )  # fmt: skip
+        heights = props["peak_heights"]
+        n = int((heights >= decoding.thresholds[i]).sum())
+        # Densities are in notes; rows hold more than one note where there are jumps.
+        stats = self.step_model.config
+        rows_per_note = 1.0 / stats.notes_per_row.get(difficulty, 1.0)
+        if target_nps is not None:
+            n = round(target_nps * duration_s * rows_per_note)
+        else:  # keep the validation-tuned choice inside the corpus' density range
+            low, _, high = stats.density_nps.get(difficulty, (0, 0, 1e9))
+            n = int(np.clip(n, *np.round(np.array([low, high]) * duration_s * rows_per_note)))
+        chosen = np.sort(frames[np.argsort(-heights, kind="stable")[:n]])
+        times, positions = snap_to_grid(chosen / fps, grid, DEFAULT_SUBDIVISIONS[difficulty])
+        min_gap_s = self.step_model.config.min_gap_s.get(difficulty, 0.0)
+        keep, last = [], -np.inf
+        for j, t in enumerate(times):
+            if t - last >= min_gap_s - 1e-6:
+                keep.append(j)
+                last = t
+        return times[keep], positions[keep] + first_beat
+
+    def meter(self, difficulty: str, n_notes: int, duration_s: float) -> int:
+        a, b = self.step_model.config.meter_fit.get(difficulty, (DIFFICULTIES.index(difficulty)
+                                                                 * 2 + 1, 0.0))  # fmt: skip
+        return int(np.clip(round(a + b * n_notes / max(duration_s, 1.0)), 1, 20))
+
+
+def notes_from_states(states: np.ndarray, beats: np.ndarray, timing: Timing) -> list[Note]:
+    """Row states → notes (holds paired head → tail), times through the tempo map."""
+    times = timing.time_at(beats)
+    notes, open_holds = [], {}
+    for state, beat, t in zip(states, beats, times, strict=True):
+        for column, value in enumerate(STATE_COLUMNS[state]):
+            if value == TAP:
+                notes.append(Note(column, float(beat), float(t)))
+            elif value == HEAD:
+                open_holds[column] = (float(beat), float(t))
+            elif value == TAIL and column in open_holds:
+                b0, t0 = open_holds.pop(column)
+                notes.append(Note(column, b0, t0, float(beat), float(t)))
+    return sorted(notes, key=lambda n: (n.beat, n.column))

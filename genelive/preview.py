@@ -1,0 +1,144 @@
+"""What an artist checks before playing a chart: a picture of it and the song with assist claps.
+
+The picture stacks, on one time axis: the song's log-mel spectrogram with the beat grid (measure
+lines stronger), the notes per lane (holds as bars), and the density (notes per second over a
+2-second window). The audio is the song with a short clap at every note row.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from genelive.audio import load_audio, probe_audio
+from genelive.chartfile import Chart, ChartSet
+from genelive.features import FPS
+
+CLAP_S = 0.04
+DENSITY_WINDOW_S = 2.0
+LANE_COLOURS = ("#d94f70", "#3d8bd9", "#3dbf74", "#e0a030")
+
+
+def chart_picture(song: ChartSet, chart: Chart, song_mel: np.ndarray, duration_s: float) -> bytes:
+    """PNG bytes of the chart over the song; `song_mel` is the song's (T, 229) log-mel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_spec, ax_notes, ax_density) = plt.subplots(
+        3, 1, figsize=(16, 6), sharex=True, gridspec_kw={"height_ratios": [2, 2, 1]}
+    )
+    try:
+        ax_spec.imshow(song_mel.T, origin="lower", aspect="auto", cmap="magma",
+                       extent=(0, len(song_mel) / FPS, 0, song_mel.shape[1]))  # fmt: skip
+        ax_spec.set_yticks([])
+        grid, first_beat = song.timing.beat_grid(duration_s)
+        measure = (np.arange(len(grid.times_s)) + first_beat) % 4 == 0
+        ax_spec.vlines(grid.times_s[~measure], 0, song_mel.shape[1], colors="w", lw=0.3, alpha=0.3)
+        ax_spec.vlines(grid.times_s[measure], 0, song_mel.shape[1], colors="w", lw=0.6, alpha=0.7)
+        ax_spec.set_title(
+            f"{song.title} — {chart.difficulty} (meter {chart.meter}): {chart.n_notes} notes, "
+            f"{chart.n_holds} holds, {chart.nps:.2f} notes/s, {song.timing.bpm:g} BPM"
+        )
+        for note in chart.notes:
+            colour = LANE_COLOURS[note.column % len(LANE_COLOURS)]
+            if note.is_hold:
+                ax_notes.plot([note.time_s, note.end_time_s], [note.column] * 2, color=colour,
+                              lw=4, alpha=0.6, solid_capstyle="butt")  # fmt: skip
+            ax_notes.plot(note.time_s, note.column, "s", color=colour, ms=3)
+        ax_notes.set_ylim(-0.7, 3.7)
+        ax_notes.set_yticks(range(4), ["←", "↓", "↑", "→"])
+        ax_notes.vlines(grid.times_s[measure], -0.7, 3.7, colors="k", lw=0.4, alpha=0.3)
+        t, rate = density_curve(chart, duration_s)
+        ax_density.fill_between(t, rate, color="#555", alpha=0.6)
+        ax_density.set_ylabel("notes/s")
+        ax_density.set_xlabel("time (s)")
+        ax_density.set_xlim(0, duration_s)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def density_curve(chart: Chart, duration_s: float, step_s: float = 0.25):
+    """(times, notes per second) over a sliding window."""
+    t = np.arange(0.0, duration_s + step_s, step_s)
+    times = np.sort([n.time_s for n in chart.notes])
+    half = DENSITY_WINDOW_S / 2
+    counts = np.searchsorted(times, t + half) - np.searchsorted(times, t - half)
+    return t, counts / DENSITY_WINDOW_S
+
+
+def clap(sample_rate: int) -> np.ndarray:
+    """A short percussive clap: decaying noise plus a 1.5 kHz ping (fixed seed: same sound)."""
+    n = int(CLAP_S * sample_rate)
+    t = np.arange(n) / sample_rate
+    noise = np.random.default_rng(0).standard_normal(n)
+    return (np.exp(-t / 0.008) * (0.6 * noise + np.sin(2 * np.pi * 1500 * t))).astype(np.float32)
+
+
+def clap_mix(audio_path, chart: Chart) -> tuple[int, np.ndarray]:
+    """(sample rate, mono float32) of the song with a clap at every note row."""
+    rate = probe_audio(audio_path).sample_rate
+    song = load_audio(audio_path, sample_rate=rate)
+    sound = clap(rate)
+    mix = 0.7 * song
+    for t in sorted({round(n.time_s, 4) for n in chart.notes}):
+        start = round(t * rate)
+        if 0 <= start < len(mix):
+            piece = sound[: len(mix) - start]
+            mix[start : start + len(piece)] += 0.5 * piece
+    peak = float(np.abs(mix).max())
+    return rate, (mix / peak * 0.98 if peak > 0.98 else mix).astype(np.float32)
+
+
+def encode_ogg(rate: int, audio: np.ndarray) -> bytes:
+    """Ogg Vorbis bytes; the same samples always give the same bytes."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    # In one call libsndfile's Vorbis encoder crashes on long signals: feed it 1 s blocks.
+    with sf.SoundFile(buf, "w", rate, channels, format="OGG", subtype="VORBIS") as f:
+        for start in range(0, len(audio), rate):
+            f.write(audio[start : start + rate])
+    return set_ogg_serial(buf.getvalue(), serial=0x47454E45)
+
+
+def set_ogg_serial(data: bytes, serial: int) -> bytes:
+    """libsndfile gives each Ogg stream a random serial number; fix it (and each page's CRC)
+    so that equal audio encodes to equal files."""
+    out = bytearray(data)
+    pos = 0
+    while pos + 27 <= len(out) and out[pos : pos + 4] == b"OggS":
+        n_segments = out[pos + 26]
+        size = 27 + n_segments + sum(out[pos + 27 : pos + 27 + n_segments])
+        out[pos + 14 : pos + 18] = serial.to_bytes(4, "little")
+        out[pos + 22 : pos + 26] = bytes(4)
+        out[pos + 22 : pos + 26] = _ogg_crc(bytes(out[pos : pos + size])).to_bytes(4, "little")
+        pos += size
+    return bytes(out)
+
+
+def _ogg_crc(page: bytes) -> int:
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC_TABLE[((crc >> 24) ^ byte) & 0xFF]
+    return crc
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+_CRC_TABLE = _crc_table()

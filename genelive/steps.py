@@ -1,0 +1,194 @@
+"""Step selection: which arrows each note row gets (DDC's idea, Donahue et al. 2017).
+
+An LSTM reads the chart row by row and predicts the row's arrow state (one of 4⁴ = 256: nothing,
+tap, hold head or tail per column) from the previous row's state, the difficulty, the time and
+beat gaps around the row, where the row sits in the beat, and the audio (log-mel frame) there.
+Charts are sampled from it with a seed, under playability rules that the samples cannot break:
+holds close with a tail in their column, nothing is stepped on a held column, at most two feet
+are down at once (one on Beginner: no jumps), no hold is left open at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from export.folder import load_model_folder
+from genelive.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
+from genelive.config import DIFFICULTIES
+from genelive.features import FPS, N_MELS, time_to_frame
+
+START_STATE = N_STATES  # the "previous row" of the first row
+BEAT_PHASES = (0.0, 0.5, 0.25, 1 / 3)  # on the beat, 8th, 16th, triplet (and their mirrors)
+N_ROW_FEATURES = len(DIFFICULTIES) + 4 + len(BEAT_PHASES) + 2
+STEPS_DIR = Path(__file__).parent / "weights" / "steps"
+
+
+@dataclass
+class StepConfig:
+    model_type: ClassVar[str] = "genelive-steps"
+    state_dim: int = 64  # embedding of the previous row's state
+    audio_dim: int = 32  # projection of the row's 229-bin log-mel frame
+    hidden: int = 128
+    layers: int = 2
+    dropout: float = 0.2
+    # Longest hold the sampler lets run before it closes it, in beats.
+    max_hold_beats: float = 8.0
+    # Corpus statistics written at training, per difficulty: notes per second over the song
+    # (10th, 50th, 90th percentiles), notes per row (jumps make it > 1), meter ≈ a + b · nps,
+    # and the shortest gap between note rows that charters use (2nd percentile, s).
+    density_nps: dict[str, list[float]] = field(default_factory=dict)
+    notes_per_row: dict[str, float] = field(default_factory=dict)
+    meter_fit: dict[str, list[float]] = field(default_factory=dict)
+    min_gap_s: dict[str, float] = field(default_factory=dict)
+
+
+class StepNet(nn.Module):
+    def __init__(self, config: StepConfig):
+        super().__init__()
+        self.config = config
+        self.state_embed = nn.Embedding(N_STATES + 1, config.state_dim)
+        self.audio_proj = nn.Linear(N_MELS, config.audio_dim)
+        self.lstm = nn.LSTM(
+            config.state_dim + config.audio_dim + N_ROW_FEATURES,
+            config.hidden,
+            config.layers,
+            batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(config.hidden, N_STATES)
+
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (self.config.layers, batch, self.config.hidden)
+        return torch.zeros(shape), torch.zeros(shape)
+
+    def forward(
+        self,
+        prev_states: torch.Tensor,  # (B, L) int64, START_STATE before the first row
+        row_features: torch.Tensor,  # (B, L, N_ROW_FEATURES)
+        mel: torch.Tensor,  # (B, L, 229) normalised log-mel at each row
+        h0: torch.Tensor,  # (layers, B, hidden)
+        c0: torch.Tensor,  # (layers, B, hidden)
+    ) -> dict[str, torch.Tensor]:
+        x = torch.cat(
+            [self.state_embed(prev_states), torch.relu(self.audio_proj(mel)), row_features], -1
+        )
+        out, (h, c) = self.lstm(x, (h0, c0))  # (B, L, hidden)
+        return {"logits": self.head(out), "h": h, "c": c}  # logits (B, L, 256)
+
+
+def row_inputs(
+    times_s: np.ndarray, beats: np.ndarray, difficulty: str, song_mel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows' features (R, N_ROW_FEATURES) and log-mel frames (R, 229), float32.
+
+    `beats` may be NaN (an osu! chart without a beat grid); `song_mel` is the song's (T, 229)
+    log-mel, normalised here per song so loudness does not matter.
+    """
+    times_s = np.asarray(times_s, np.float64)
+    n = len(times_s)
+    feats = np.zeros((n, N_ROW_FEATURES), np.float32)
+    feats[:, DIFFICULTIES.index(difficulty)] = 1.0
+    col = len(DIFFICULTIES)
+    gaps_s = np.diff(times_s)
+    dt_prev = np.concatenate([[4.0], gaps_s])
+    dt_next = np.concatenate([gaps_s, [4.0]])
+    feats[:, col] = np.log(np.clip(dt_prev, 1e-3, 4.0))
+    feats[:, col + 1] = np.log(np.clip(dt_next, 1e-3, 4.0))
+    known = np.isfinite(beats)
+    db = np.diff(np.where(known, beats, 0.0))
+    feats[:, col + 2] = np.clip(np.concatenate([[8.0], db]), 0, 8) / 8 * known
+    feats[:, col + 3] = np.clip(np.concatenate([db, [8.0]]), 0, 8) / 8 * known
+    col += 4
+    frac = np.where(known, np.mod(beats, 1.0), np.nan)
+    frac = np.minimum(frac, 1.0 - frac)  # mirror: 3/4 ≡ 1/4, 2/3 ≡ 1/3
+    with np.errstate(invalid="ignore"):
+        for i, phase in enumerate(BEAT_PHASES):
+            feats[:, col + i] = np.abs(frac - min(phase, 1 - phase)) < 0.01
+    col += len(BEAT_PHASES)
+    feats[:, col] = known & ~feats[:, col - len(BEAT_PHASES) : col].any(1)  # other phase
+    feats[:, col + 1] = ~known
+    mel = (song_mel - song_mel.mean(0)) / (song_mel.std(0) + 1e-3)
+    frames = np.clip(time_to_frame(times_s, FPS), 0, len(mel) - 1)
+    return feats, mel[frames].astype(np.float32)
+
+
+class StepModel:
+    """A trained step-selection folder: `StepModel.load(dir).sample(...)`."""
+
+    def __init__(self, config: StepConfig, net: StepNet, folder: Path):
+        self.config, self.net, self.folder = config, net.eval(), Path(folder)
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None) -> StepModel:
+        folder = Path(model_dir) if model_dir is not None else STEPS_DIR
+        config, net = load_model_folder(folder, StepConfig, StepNet)
+        return cls(config, net, folder)
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        times_s: np.ndarray,
+        beats: np.ndarray,
+        difficulty: str,
+        song_mel: np.ndarray,
+        seed: int,
+        temperature: float = 1.0,
+    ) -> np.ndarray:
+        """States (R,) for the rows, sampled with `seed` under the playability rules."""
+        feats, mel = row_inputs(times_s, beats, difficulty, song_mel)
+        rng = np.random.default_rng([seed, DIFFICULTIES.index(difficulty)])
+        rules = PlayRules(difficulty, self.config.max_hold_beats)
+        feats_t, mel_t = torch.from_numpy(feats)[None], torch.from_numpy(mel)[None]
+        h, c = self.net.initial_state(1)
+        prev = START_STATE
+        states = np.zeros(len(times_s), np.int64)
+        for i in range(len(times_s)):
+            out = self.net(torch.tensor([[prev]]), feats_t[:, i : i + 1], mel_t[:, i : i + 1], h, c)
+            h, c = out["h"], out["c"]
+            logits = out["logits"][0, 0].double().numpy() / max(temperature, 1e-3)
+            allowed = rules.allowed(beats[i], last=i == len(times_s) - 1)
+            p = np.exp(logits - logits[allowed].max()) * allowed
+            prev = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
+            prev = min(prev, N_STATES - 1)
+            while not allowed[prev]:  # float edge: the draw landed on a zero-width state
+                prev -= 1
+            rules.take(prev, beats[i])
+            states[i] = prev
+        return states
+
+
+_NEW = ((STATE_COLUMNS == TAP) | (STATE_COLUMNS == HEAD)).sum(1)  # (256,) feet put down
+_HAS_HEAD = (STATE_COLUMNS == HEAD).any(1)
+
+
+class PlayRules:
+    """What a player can hit, given the holds in progress."""
+
+    def __init__(self, difficulty: str, max_hold_beats: float):
+        self.max_down = 1 if difficulty == "Beginner" else 2
+        self.max_hold_beats = max_hold_beats
+        self.hold_start = np.full(N_COLUMNS, np.nan)  # beat where each held column's hold began
+
+    def allowed(self, beat: float, last: bool) -> np.ndarray:
+        held = np.isfinite(self.hold_start)
+        vals = STATE_COLUMNS
+        ok = np.where(held, (vals == NONE) | (vals == TAIL), vals != TAIL).all(1)
+        must_end = held & (last | (beat - self.hold_start >= self.max_hold_beats))
+        ok &= (vals[:, must_end] == TAIL).all(1)
+        still_down = (held[None, :] & (vals != TAIL)).sum(1)
+        ok &= _NEW + still_down <= self.max_down
+        if last:
+            ok &= ~_HAS_HEAD
+        ok[0] = False  # a row always has something
+        return ok
+
+    def take(self, state: int, beat: float) -> None:
+        vals = STATE_COLUMNS[state]
+        self.hold_start[vals == TAIL] = np.nan
+        self.hold_start[vals == HEAD] = beat

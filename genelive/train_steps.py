@@ -1,0 +1,236 @@
+"""Training the step-selection model on a chart corpus, and measuring it.
+
+Perplexity (exp of the mean negative log-likelihood per row) on validation charts is reported
+beside two count baselines trained on the same rows: a unigram (state frequencies per difficulty)
+and a bigram (state given the previous state, per difficulty, interpolated with the unigram).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from export.folder import save_model_folder
+from genelive.arrows import N_STATES, StepRows, count_notes
+from genelive.charts import Song
+from genelive.config import DIFFICULTIES, OnsetConfig
+from genelive.data import DEFAULT_CACHE, TRAINING_FILE, cached_features
+from genelive.steps import START_STATE, StepConfig, StepNet, row_inputs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepSequence:
+    difficulty: str
+    states: np.ndarray  # (R,)
+    features: np.ndarray  # (R, N_ROW_FEATURES)
+    mel: np.ndarray  # (R, 229)
+
+
+@dataclass
+class StepTrainConfig:
+    steps: int = 1500
+    batch: int = 32
+    chunk_rows: int = 96
+    lr: float = 2e-3
+    seed: int = 0
+    validate_every: int = 250
+
+
+def step_sequences(songs: Sequence[Song], cache_dir: Path | None = DEFAULT_CACHE):
+    """Each 4-panel chart of the songs as a training sequence."""
+    out = []
+    for song in songs:
+        charts = [c for c in song.charts if c.steps is not None and len(c.steps) > 1]
+        if not charts:
+            continue
+        mel = cached_features(song.audio_path, OnsetConfig(), cache_dir)
+        for chart in charts:
+            rows: StepRows = chart.steps
+            feats, mel_rows = row_inputs(rows.times_s, rows.beats, chart.difficulty, mel)
+            out.append(StepSequence(chart.difficulty, rows.states, feats, mel_rows))
+    return out
+
+
+def corpus_statistics(songs: Sequence[Song]) -> dict[str, dict]:
+    """StepConfig's corpus fields, per difficulty: notes-per-second percentiles (10, 50, 90),
+    notes per onset row, a meter ≈ a + b·nps fit, the shortest usual gap between onset rows."""
+    nps: dict[str, list] = {d: [] for d in DIFFICULTIES}
+    rows: dict[str, list] = {d: [0, 0] for d in DIFFICULTIES}
+    gaps: dict[str, list] = {d: [] for d in DIFFICULTIES}
+    meters: dict[str, list] = {d: [] for d in DIFFICULTIES}
+    for song in songs:
+        for chart in song.charts:
+            if chart.steps is None:
+                continue
+            n_notes = count_notes(chart.steps.states)[0]
+            rate = n_notes / max(song.duration_s, 1.0)
+            rows[chart.difficulty][0] += n_notes
+            rows[chart.difficulty][1] += len(chart.onset_times_s)
+            nps[chart.difficulty].append(rate)
+            gaps[chart.difficulty].extend(np.diff(chart.onset_times_s))
+            if chart.meter is not None and 0 < chart.meter < 30:
+                meters[chart.difficulty].append((rate, chart.meter))
+    density, meter_fit, min_gap, per_row = {}, {}, {}, {}
+    for d in DIFFICULTIES:
+        if nps[d]:
+            density[d] = [round(float(v), 3) for v in np.percentile(nps[d], [10, 50, 90])]
+            min_gap[d] = round(float(np.percentile(gaps[d], 2)), 3) if gaps[d] else 0.0
+            per_row[d] = round(rows[d][0] / max(rows[d][1], 1), 3)
+        pairs = np.array(meters[d], np.float64).reshape(-1, 2)
+        if len(pairs) >= 3 and np.ptp(pairs[:, 0]) > 0:
+            slope, intercept = np.polyfit(pairs[:, 0], pairs[:, 1], 1)
+            meter_fit[d] = [round(float(intercept), 3), round(float(slope), 3)]
+        elif len(pairs):
+            meter_fit[d] = [float(np.median(pairs[:, 1])), 0.0]
+    return {
+        "density_nps": density,
+        "notes_per_row": per_row,
+        "meter_fit": meter_fit,
+        "min_gap_s": min_gap,
+    }
+
+
+def _batch(seqs: list[StepSequence], config: StepTrainConfig, rng: np.random.Generator):
+    """Random chunks of rows: (prev, target, features, mel) tensors of (B, L[, ...])."""
+    L = config.chunk_rows
+    prev, target, feats, mels, mask = [], [], [], [], []
+    for i in rng.integers(0, len(seqs), config.batch):
+        s = seqs[i]
+        start = int(rng.integers(0, max(1, len(s.states) - L // 2)))
+        stop = min(start + L, len(s.states))
+        n = stop - start
+        p = np.concatenate([[START_STATE if start == 0 else s.states[start - 1]], s.states])
+        pad = L - n
+        prev.append(np.pad(p[start:stop], (0, pad)))
+        target.append(np.pad(s.states[start:stop], (0, pad)))
+        feats.append(np.pad(s.features[start:stop], ((0, pad), (0, 0))))
+        mels.append(np.pad(s.mel[start:stop], ((0, pad), (0, 0))))
+        mask.append(np.arange(L) < n)
+    return tuple(torch.from_numpy(np.stack(a)) for a in (prev, target, feats, mels, mask))
+
+
+@torch.no_grad()
+def model_nll(net: StepNet, seqs: list[StepSequence]) -> dict[str, tuple[float, int]]:
+    """Summed negative log-likelihood (nats) and row count per difficulty, whole charts."""
+    net.eval()
+    out = {d: (0.0, 0) for d in DIFFICULTIES}
+    for s in seqs:
+        prev = np.concatenate([[START_STATE], s.states[:-1]])
+        h, c = net.initial_state(1)
+        logits = net(
+            torch.from_numpy(prev)[None],
+            torch.from_numpy(s.features)[None],
+            torch.from_numpy(s.mel)[None],
+            h,
+            c,
+        )["logits"][0]
+        nll = F.cross_entropy(logits, torch.from_numpy(s.states), reduction="sum").item()
+        total, n = out[s.difficulty]
+        out[s.difficulty] = (total + nll, n + len(s.states))
+    return out
+
+
+def count_baselines(train: list[StepSequence], val: list[StepSequence]) -> dict[str, dict]:
+    """Validation NLL of unigram and bigram models per difficulty (add-½ / interpolated)."""
+    out: dict[str, dict] = {"unigram": {}, "bigram": {}}
+    for d in DIFFICULTIES:
+        uni = np.full(N_STATES, 0.5)
+        bi = np.zeros((N_STATES + 1, N_STATES))
+        for s in (s for s in train if s.difficulty == d):
+            np.add.at(uni, s.states, 1)
+            np.add.at(bi, (np.concatenate([[START_STATE], s.states[:-1]]), s.states), 1)
+        uni /= uni.sum()
+        alpha = 2.0  # pseudo-counts of the unigram in each bigram row
+        bi = (bi + alpha * uni) / (bi.sum(1, keepdims=True) + alpha)
+        nll_u = nll_b = 0.0
+        n = 0
+        for s in (s for s in val if s.difficulty == d):
+            prev = np.concatenate([[START_STATE], s.states[:-1]])
+            nll_u -= np.log(uni[s.states]).sum()
+            nll_b -= np.log(bi[prev, s.states]).sum()
+            n += len(s.states)
+        out["unigram"][d] = (float(nll_u), n)
+        out["bigram"][d] = (float(nll_b), n)
+    return out
+
+
+def perplexities(nll: dict[str, tuple[float, int]]) -> dict[str, float]:
+    """Per difficulty and "all" (micro: every row weighs the same)."""
+    out = {d: round(float(np.exp(t / n)), 3) for d, (t, n) in nll.items() if n}
+    total = sum(t for t, _ in nll.values())
+    rows = sum(n for _, n in nll.values())
+    out["all"] = round(float(np.exp(total / max(rows, 1))), 3)
+    return out
+
+
+def train_steps(
+    train_songs: Sequence[Song],
+    val_songs: Sequence[Song],
+    out_dir: Path,
+    config: StepConfig | None = None,
+    train_config: StepTrainConfig | None = None,
+    cache_dir: Path | None = DEFAULT_CACHE,
+    extra: dict | None = None,
+) -> dict:
+    """Train, keep the step with the best validation perplexity, save the folder; the report."""
+    config = config or StepConfig()
+    tc = train_config or StepTrainConfig()
+    for name, value in corpus_statistics(train_songs).items():
+        setattr(config, name, value)
+    train, val = step_sequences(train_songs, cache_dir), step_sequences(val_songs, cache_dir)
+    if not train:
+        raise ValueError("no 4-panel charts to train on")
+    torch.manual_seed(tc.seed)
+    rng = np.random.default_rng(tc.seed)
+    net = StepNet(config)
+    opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tc.steps, eta_min=tc.lr / 20)
+    best, history, t0 = (float("inf"), 0), [], time.time()
+    for step in range(1, tc.steps + 1):
+        net.train()
+        prev, target, feats, mel, mask = _batch(train, tc, rng)
+        h, c = net.initial_state(len(prev))
+        logits = net(prev, feats, mel, h, c)["logits"]
+        loss = F.cross_entropy(logits[mask], target[mask])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % tc.validate_every == 0 or step == tc.steps:
+            ppl = perplexities(model_nll(net, val or train))["all"]
+            history.append({"step": step, "loss": round(loss.item(), 4), "val_perplexity": ppl})
+            log.info("step %d loss %.3f validation perplexity %.3f", step, loss.item(), ppl)
+            if ppl < best[0]:
+                best = (ppl, step)
+                save_model_folder(out_dir, config, net)
+    report = {
+        "train_config": asdict(tc),
+        "split": {"train": [s.key for s in train_songs], "validation": [s.key for s in val_songs]},
+        "best_step": best[1],
+        "history": history,
+        "time_s": round(time.time() - t0, 1),
+        **(extra or {}),
+    }
+    if val:
+        from genelive.steps import StepModel
+
+        best_net = StepModel.load(out_dir).net
+        baselines = count_baselines(train, val)
+        report["validation_perplexity"] = {
+            "model": perplexities(model_nll(best_net, val)),
+            "bigram": perplexities(baselines["bigram"]),
+            "unigram": perplexities(baselines["unigram"]),
+            "rows": sum(len(s.states) for s in val),
+        }
+    save_model_folder(out_dir, config, None, {TRAINING_FILE: report})
+    return report
