@@ -30,6 +30,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/onsets_speed.py
+	$(BIN)/python bench/chart_speed.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -96,6 +96,19 @@ class GeneratedSong(ChartSet):
 
         return write_song_folder(self, Path(out_dir), formats, preview)
 
+    def picture(self, difficulty: str) -> bytes:
+        """PNG of one chart over the song's spectrogram, beat grid and note density."""
+        from genelive.preview import chart_picture
+
+        chart = self.chart(difficulty)
+        return chart_picture(self, chart, self.song_mel, chart.duration_s)
+
+    def preview_audio(self, difficulty: str) -> tuple[int, np.ndarray]:
+        """(sample rate, mono samples): the song with an assist clap at every note row."""
+        from genelive.preview import clap_mix
+
+        return clap_mix(self.audio_path, self.chart(difficulty))
+
     def summary(self) -> dict:
         out = {
             "bpm": self.timing.bpm,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from export.folder import write_atomic
 from genelive.chartfile import FORMATS
-from genelive.preview import chart_picture, clap_mix, encode_ogg
+from genelive.preview import encode_ogg
 
 # Both games read these as they are; anything else is transcoded to Ogg Vorbis.
 GAME_AUDIO_SUFFIXES = (".ogg", ".mp3")
@@ -51,12 +51,11 @@ def render_song_folder(song, formats: Sequence[str], preview: bool) -> dict[str,
     for fmt in formats:
         files.update({name: text.encode("utf-8") for name, text in song.render(fmt).items()})
     if preview:
-        duration_s = song.charts[0].duration_s if song.charts else 0.0
         for chart in song.charts:
-            files[f"preview/{chart.difficulty}.png"] = chart_picture(
-                song, chart, song.song_mel, duration_s
+            files[f"preview/{chart.difficulty}.png"] = song.picture(chart.difficulty)
+            files[f"preview/{chart.difficulty}.ogg"] = encode_ogg(
+                *song.preview_audio(chart.difficulty)
             )
-            files[f"preview/{chart.difficulty}.ogg"] = encode_ogg(*clap_mix(source, chart))
     return files
 
 

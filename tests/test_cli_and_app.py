@@ -26,7 +26,16 @@ def test_help_lists_every_subcommand():
         capture_output=True,
         text=True,
     ).stdout
-    for command in ("app", "onsets", "tempo", "import-klab", "train-charts", "eval-charts"):
+    for command in (
+        "app",
+        "chart",
+        "onsets",
+        "tempo",
+        "import-klab",
+        "train-charts",
+        "train-steps",
+        "eval-charts",
+    ):
         assert command in out
 
 
@@ -78,9 +87,15 @@ def test_eval_charts_snapped_onsets_sit_on_the_grid(corpus, tmp_path, capsys):
     data.mkdir()
     (data / "lily").symlink_to(corpus / "[2015.03.26] BC - Lily [Thumbsy]")
     args = ["eval-charts", str(data), "--json", "--no-baselines", "--no-tempo", "--snap"]
-    assert main([*args, "--cache-dir", str(tmp_path / "c")]) == 0
+    assert main([*args, "--generated", "--cache-dir", str(tmp_path / "c")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["snapped_to_beats"] and "tempo" not in report and "baselines" not in report
+    # Whole generated charts on Lily's own tempo map, and on the tempo found from the audio
+    # (160.02 BPM: found, see above): most human notes have a generated note within 50 ms.
+    for timing in ("chart_timing", "estimated_timing"):
+        block = report["generated"][timing]
+        assert block["tol_50ms"]["all"]["f"] > 0.6, timing
+        assert 0.5 < block["notes_vs_human"]["Hard"] < 2.0
     # On the chart's own grid, a note that matches at ±50 ms matches at ±20 ms.
     f50, f20 = (report["onset"][tol]["all"]["f"] for tol in ("tol_50ms", "tol_20ms"))
     assert f50 > 0.6 and f20 > f50 - 0.02

@@ -201,3 +201,30 @@ def test_play_rules_never_allow_a_dead_end():
     assert np.all(forced[:, 1] == TAIL)
     last = STATE_COLUMNS[PlayRules("Hard", 8.0).allowed(3.0, last=True)]
     assert not np.any(last == HEAD) and len(last) < N_STATES
+
+
+def test_step_model_learns_from_two_corpus_songs(corpus, tmp_path):
+    from genelive.charts import scan_charts
+    from genelive.steps import StepConfig, StepModel
+    from genelive.train_steps import StepTrainConfig, train_steps
+
+    songs = [s for s in scan_charts(corpus) if any(c.steps for c in s.charts)][:2]
+    report = train_steps(
+        songs[:1],
+        songs[1:],
+        tmp_path / "steps",
+        StepConfig(state_dim=8, audio_dim=8, hidden=16, layers=1),
+        StepTrainConfig(steps=60, batch=8, chunk_rows=32, lr=1e-2, validate_every=20),
+        cache_dir=tmp_path / "cache",
+    )
+    history = [h["val_perplexity"] for h in report["history"]]
+    ppl = report["validation_perplexity"]
+    assert history[-1] < history[0] and ppl["model"]["all"] < 256
+    assert set(ppl) == {"model", "bigram", "unigram", "rows"} and ppl["rows"] > 100
+    model = StepModel.load(tmp_path / "steps")
+    assert set(model.config.density_nps) <= {"Beginner", "Easy", "Medium", "Hard", "Challenge"}
+    times = np.arange(20) * 0.25
+    states = model.sample(times, np.arange(20) / 2, "Hard", np.zeros((400, 229)), seed=0)
+    assert states.shape == (20,) and np.all(states > 0)
+    again = model.sample(times, np.arange(20) / 2, "Hard", np.zeros((400, 229)), seed=0)
+    assert np.array_equal(states, again)
