@@ -29,7 +29,7 @@ with warnings.catch_warnings():
     from simfile.notes import NoteData, NoteType
     from simfile.sm import SMChart, SMSimfile
     from simfile.ssc import SSCChart, SSCSimfile
-    from simfile.timing import TimingData
+    from simfile.timing import Beat, TimingData
     from simfile.timing.engine import TimingEngine
 
 JSON_FORMAT = "genelive-chart"
@@ -272,9 +272,7 @@ def _note_dict(n: Note) -> dict:
     return d
 
 
-def _row_beat(beat: float):
-    from simfile.timing import Beat
-
+def _row_beat(beat: float) -> Beat:
     return Beat(Fraction(round(beat * ROWS_PER_BEAT), ROWS_PER_BEAT))
 
 
@@ -392,12 +390,8 @@ def _read_osu(path: Path) -> ChartSet:
 
 
 def _beat_of(timing: Timing, time_s: float) -> float:
-    """The beat at a time (bisection on the monotonic time_at), rounded to StepMania rows."""
-    lo, hi = -1e5, 1e5
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if timing.time_at(mid) <= time_s else (lo, mid)
-    return round(lo * ROWS_PER_BEAT) / ROWS_PER_BEAT
+    """The beat at a time, rounded to StepMania rows."""
+    return round(timing.beat_at(time_s) * ROWS_PER_BEAT) / ROWS_PER_BEAT
 
 
 def check_round_trip(chart_set: ChartSet, path: Path, tolerance_s: float = 0.001) -> float:

@@ -32,6 +32,7 @@ from genelive.config import DIFFICULTIES
 from genelive.features import log_mel
 from genelive.pipeline import DEFAULT_MODEL, OnsetModel
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
+from genelive.songfolder import game_audio_name, write_song_folder
 from genelive.steps import StepModel
 from genelive.tempo import HOP as TEMPO_HOP
 from genelive.tempo import TempoEstimate, beat_offset, estimate_tempo, onset_envelope
@@ -92,8 +93,6 @@ class GeneratedSong(ChartSet):
 
     def save(self, out_dir: str | Path, formats: Sequence[str] = ("sm", "ssc", "osu", "json"),
              preview: bool = False) -> list[Path]:  # fmt: skip
-        from genelive.songfolder import write_song_folder
-
         return write_song_folder(self, Path(out_dir), formats, preview)
 
     def picture(self, difficulty: str) -> bytes:
@@ -162,7 +161,7 @@ class ChartGenerator:
         audio = load_audio(audio_path, max_duration_s=max_duration_s)
         tags = audio_tags(audio_path)
         duration_s = len(audio) / 16_000
-        timing, tempo = self.timing(audio, bpm, offset_s, timing_from)
+        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
         mel = log_mel(audio)
         features = mel if self.onset_model.model_type == "genelive-onset" else None
         if features is None:
@@ -194,7 +193,7 @@ class ChartGenerator:
         return GeneratedSong(
             title=title or tags.get("title") or audio_path.stem,
             artist=artist if artist is not None else tags.get("artist", ""),
-            audio_filename=audio_path.name,
+            audio_filename=game_audio_name(audio_path),
             timing=timing,
             charts=charts,
             stamp=stamp,
@@ -205,7 +204,7 @@ class ChartGenerator:
         )
 
     @staticmethod
-    def timing(
+    def choose_timing(
         audio: np.ndarray, bpm: float | None, offset_s: float | None, timing_from
     ) -> tuple[Timing, TempoEstimate | None]:
         if timing_from is not None:

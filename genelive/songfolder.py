@@ -36,16 +36,20 @@ def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in names)
 
 
+def game_audio_name(source: Path) -> str:
+    """The name of the audio copy beside the charts (what the chart files point at)."""
+    stem = re.sub(r"[^\w.\- ]+", "_", source.stem).strip() or "audio"
+    suffix = source.suffix.lower()
+    return stem + (suffix if suffix in GAME_AUDIO_SUFFIXES else ".ogg")
+
+
 def render_song_folder(song, formats: Sequence[str], preview: bool) -> dict[str, bytes]:
     """File name (relative) → content, for everything the folder holds."""
     formats = check_formats(formats)
     source = Path(song.audio_path)
-    stem = re.sub(r"[^\w.\- ]+", "_", source.stem).strip() or "audio"
     if source.suffix.lower() in GAME_AUDIO_SUFFIXES:
-        song.audio_filename = stem + source.suffix.lower()
         audio = source.read_bytes()
     else:
-        song.audio_filename = stem + ".ogg"
         audio = encode_ogg(*_native_audio(source))
     files = {song.audio_filename: audio}
     for fmt in formats:

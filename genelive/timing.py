@@ -78,8 +78,8 @@ class Timing:
 
     def beat_grid(self, duration_s: float) -> tuple[BeatGrid, int]:
         """Whole beats inside [0, duration_s]: the grid and the beat number of its first beat."""
-        first = math.floor(self._beat_before(0.0))
-        last = math.ceil(self._beat_before(duration_s)) + 1
+        first = math.floor(self.beat_at(0.0))
+        last = math.ceil(self.beat_at(duration_s)) + 1
         k = np.arange(first, last + 1)
         t = self.time_at(k.astype(np.float64))
         keep = (t >= 0) & (t <= duration_s)
@@ -88,10 +88,10 @@ class Timing:
             raise TimingError("the tempo map has fewer than two beats inside the song")
         return BeatGrid(t, (k % 4) == 0), int(k[0])
 
-    def _beat_before(self, time_s: float) -> float:
-        """A beat at or before `time_s` (exact without stops; stops only move beats later)."""
+    def beat_at(self, time_s: float) -> float:
+        """The last beat at or before `time_s` (during a stop: the stop's beat)."""
         lo, hi = -1e6, 1e6
-        for _ in range(80):  # time_at is monotonic: bisect
+        for _ in range(80):  # time_at is monotonic: bisect to below 1e-15 beats
             mid = (lo + hi) / 2
             if self.time_at(mid) <= time_s:
                 lo = mid
