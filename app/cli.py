@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
     _add_model(p, "onset model folder for the Charts tab (default: bundled)")
+    p.add_argument(
+        "--jobs-dir",
+        type=Path,
+        default=Path.home() / ".local" / "share" / "genelive-studio" / "jobs",
+        help="where results and history are kept, one folder per job",
+    )
     p.set_defaults(run=commands.run_app)
 
     p = sub.add_parser("onsets", help="onset activations of a song, per difficulty, to .npz")

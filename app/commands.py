@@ -271,4 +271,4 @@ def _format_table(title: str, rows: list[tuple[str, dict]]) -> str:
 def run_app(args) -> None:
     from app.web import launch
 
-    launch(host=args.host, port=args.port, model_dir=args.model)
+    launch(host=args.host, port=args.port, model_dir=args.model, jobs_dir=args.jobs_dir)

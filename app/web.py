@@ -1,122 +1,324 @@
-"""The web app (Gradio 6). Today: the onset model on an uploaded song; later issues add tabs."""
+"""The web app (Gradio 6): the Charts tab, this session's history, and the Models panel.
+
+Every action is an API endpoint with a stable `api_name` (see README for a gradio_client
+example). Results live in a job folder per action (app/jobs.py), so history survives a reload.
+"""
 
 from __future__ import annotations
 
-import io
 import logging
-import tempfile
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
-from matplotlib.figure import Figure  # the OO API: no pyplot state, no display backend
 
-from export.folder import ModelFolderError, write_atomic
-from genelive.audio import AudioError, load_audio
-from genelive.features import BeatGrid
-from genelive.pipeline import Activations, OnsetModel
+from app.charts_tab import (
+    ALL_ERRORS,
+    FORMAT_CHOICES,
+    HISTORY_HEADERS,
+    STAT_HEADERS,
+    ChartService,
+    job_view,
+    user_error,
+)
+from app.jobs import DEFAULT_ROOT, JobStore, new_session_id
+from export.folder import ModelFolderError
+from genelive.config import DIFFICULTIES
+from genelive.generate import ChartGenerator
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_SIZE = "200mb"
-MAX_AUDIO_MINUTES = 15.0
+QUEUE_SIZE = 16
+CHART_CONCURRENCY = 1  # one chart job at a time per process: the model is shared
+TIMING_FILE_TYPES = [".sm", ".ssc", ".osu", ".json"]
 
 
-class OnsetService:
-    """The onset model loaded once per process, and the one action the tab offers."""
-
-    def __init__(self, model_dir: Path | None = None):
-        self.model = OnsetModel.load(model_dir)
-        self.out_dir = Path(tempfile.mkdtemp(prefix="genelive-studio-"))
-
-    def analyse(self, audio_path: str | None, bpm: float | None, offset_s: float | None):
-        """Song (+ optional BPM/offset) → (picture, per-difficulty table, .npz download)."""
-        if not audio_path:
-            raise gr.Error("Upload a song first (wav, flac, ogg or mp3).")
-        try:
-            audio = load_audio(audio_path, max_duration_s=MAX_AUDIO_MINUTES * 60)
-        except AudioError as e:
-            raise gr.Error(str(e)) from e
-        features = self.model.features(audio)
-        duration_s = len(audio) / 16000
-        grid = None
-        if bpm:
-            if not 20 <= bpm <= 400:
-                raise gr.Error(f"BPM {bpm:g} is outside 20–400; check the value.")
-            grid = BeatGrid.from_bpm_offset(bpm, offset_s or 0.0, duration_s)
-        act = self.model.activations(features, grid)
-        onsets = self.model.onsets(act)
-        rows = [[d, len(t), round(len(t) / max(duration_s, 1e-6), 2)] for d, t in onsets.items()]
-        return plot_activations(act, onsets, grid), rows, self._save_npz(audio_path, act)
-
-    def _save_npz(self, audio_path: str, act: Activations) -> str:
-        buffer = io.BytesIO()
-        np.savez(buffer, log_mel=act.features, beats=act.beats, onset_probs=act.probs)
-        path = self.out_dir / f"{Path(audio_path).stem}.onsets.npz"
-        write_atomic(path, buffer.getvalue())
-        return str(path)
-
-
-def plot_activations(act: Activations, onsets: dict, grid: BeatGrid | None):
-    """One row per difficulty: activation over time, picked onsets, the beat grid."""
-    t = np.arange(act.probs.shape[1]) / act.fps
-    fig = Figure(figsize=(12, 1.3 * len(act.difficulties)), layout="tight")
-    axes = fig.subplots(len(act.difficulties), 1, sharex=True, squeeze=False)
-    for ax, name, probs in zip(axes[:, 0], act.difficulties, act.probs, strict=True):
-        if grid is not None:
-            ax.vlines(grid.times_s, 0, 1, color="0.85", linewidth=0.5)
-        ax.plot(t, probs, linewidth=0.7)
-        ax.plot(onsets[name], np.interp(onsets[name], t, probs), "v", markersize=3, color="C3")
-        ax.set_ylim(0, 1)
-        ax.set_ylabel(name, rotation=0, ha="right", va="center")
-    axes[-1, 0].set_xlabel("time (s)")
-    return fig
-
-
-def build_app(model_dir: Path | None = None) -> gr.Blocks:
-    service = OnsetService(model_dir)
-    info = service.model.describe()
-    with gr.Blocks(title="GenéLive Studio") as demo:
+def build_app(model_dir: Path | None = None, jobs_dir: Path = DEFAULT_ROOT) -> gr.Blocks:
+    generator = ChartGenerator.load(model_dir)
+    service = ChartService(generator, JobStore(jobs_dir))
+    with gr.Blocks(title="GenéLive Studio", delete_cache=(3600, 3600)) as demo:
+        session = gr.BrowserState(None, storage_key="genelive-studio-session")
         gr.Markdown("# GenéLive Studio")
         with gr.Tab("Charts"):
-            gr.Markdown(
-                "Upload a song to see where the GenéLive! model hears notes at each difficulty. "
-                "Give the BPM and offset if you know them: the model uses the beat grid."
-            )
-            with gr.Row():
-                audio = gr.Audio(label="Song", type="filepath", sources=["upload"])
-                with gr.Column():
-                    bpm = gr.Number(label="BPM (optional)", value=None, minimum=0)
-                    offset = gr.Number(label="Offset s (beat 0 at −offset)", value=0.0)
-                    run = gr.Button("Find onsets", variant="primary")
-            plot = gr.Plot(label="Onset activations")
-            table = gr.Dataframe(headers=["difficulty", "onsets", "per second"], label="Onsets")
-            download = gr.File(label="Arrays (.npz)")
-            run.click(
-                service.analyse,
-                [audio, bpm, offset],
-                [plot, table, download],
-                api_name="onsets",
-                concurrency_limit=1,
-            )
+            ui = _charts_tab(service, session)
+        with gr.Tab("History"):
+            _history_tab(service, session, ui)
         with gr.Tab("Models"):
-            gr.Markdown(
-                f"**Onset model**: `{info['model_type']}` from "
-                f"{'the bundled weights' if info['bundled'] else info['folder']}, "
-                f"backend {info['backend']} on {info['device']}.\n\n"
-                "Other weights: `studio import-klab KLAB.pth -o DIR` or "
-                "`studio train-charts DATA -o DIR`, then `studio app --model DIR`."
+            gr.Markdown(models_text(generator))
+            models_json = gr.JSON(visible=False)
+            gr.Button("Refresh", visible=False).click(
+                lambda: models_info(generator), None, models_json, api_name="models"
             )
+        demo.load(_ensure_session, session, session, api_name=False)
     return demo
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, model_dir: Path | None = None) -> None:
+def _ensure_session(session: str | None) -> str:
+    return session or new_session_id()
+
+
+def _charts_tab(service: ChartService, session) -> dict:
+    gr.Markdown(
+        "Upload a song, check its tempo, choose difficulties, **Generate**. You get a chart per "
+        "difficulty for StepMania (.sm/.ssc) and osu!mania (.osu), a picture of each, and the "
+        "song with claps on the notes to check by ear."
+    )
+    with gr.Row():
+        with gr.Column():
+            audio = gr.Audio(
+                label="Song (wav, flac, ogg, mp3)", type="filepath", sources=["upload"]
+            )
+            detect = gr.Button("Detect tempo")
+            candidates = gr.Dataframe(
+                headers=["BPM", "offset s", "confidence %", "relation"],
+                label="Tempo candidates (click one)",
+                interactive=False,
+            )
+            tempo_note = gr.Markdown()
+        with gr.Column():
+            with gr.Row():
+                bpm = gr.Number(label="BPM (empty: estimate)", value=None, minimum=0)
+                offset = gr.Number(label="Offset s (beat 0 at −offset)", value=None)
+            with gr.Row():
+                earlier = gr.Button("offset −10 ms", size="sm")
+                later = gr.Button("offset +10 ms", size="sm")
+            timing_file = gr.File(
+                label="…or timing from an existing chart",
+                type="filepath",
+                file_types=TIMING_FILE_TYPES,
+            )
+            difficulties = gr.CheckboxGroup(
+                DIFFICULTIES, value=list(DIFFICULTIES), label="Difficulties"
+            )
+            with gr.Accordion("Density (notes per second, 0 = automatic)", open=False):
+                densities = [gr.Slider(0, 15, value=0, step=0.1, label=d) for d in DIFFICULTIES]
+            with gr.Row():
+                seed = gr.Number(label="Seed", value=0, precision=0)
+                random_seed = gr.Checkbox(label="Random seed", value=False)
+            formats = gr.CheckboxGroup(FORMAT_CHOICES, value=FORMAT_CHOICES, label="Formats")
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary")
+                cancel = gr.Button("Cancel", variant="stop")
+    status = gr.Markdown()
+    job_id = gr.Textbox(label="Job", interactive=False)
+    gallery = gr.Gallery(label="Charts", columns=1, height=440, object_fit="contain")
+    with gr.Row():
+        preview_choice = gr.Dropdown(DIFFICULTIES, label="Listen to", value=None)
+        preview = gr.Audio(label="Song with assist claps", type="filepath", interactive=False)
+    stats = gr.Dataframe(headers=STAT_HEADERS, label="Charts", interactive=False)
+    with gr.Row():
+        files = gr.File(label="Files", file_count="multiple", interactive=False)
+        song_zip = gr.File(label="Song folder (.zip, StepMania loads it as is)", interactive=False)
+    with gr.Row():
+        redo_difficulty = gr.Dropdown(DIFFICULTIES, label="Regenerate this difficulty", value=None)
+        redo_seed = gr.Number(label="with seed (empty: random)", value=None, precision=0)
+        redo = gr.Button("Regenerate")
+    results = [status, job_id, gallery, preview_choice, preview, stats, files, song_zip, seed]
+
+    def show(view: dict, seed_used, message: str) -> dict:
+        """The result panel for a finished job (its id included in `view`)."""
+        last = view["difficulties"][-1]
+        return {
+            status: message + "  \n" + view["summary"],
+            job_id: view["job"],
+            gallery: view["gallery"],
+            preview_choice: gr.update(choices=view["difficulties"], value=last),
+            preview: view["preview"][last],
+            stats: view["stats"],
+            files: view["files"],
+            song_zip: view["zip"],
+            seed: seed_used,
+        }
+
+    def on_generate(
+        session, song, bpm, offset_s, timing_file, difficulties,
+        beginner_nps, easy_nps, medium_nps, hard_nps, challenge_nps,
+        seed, random_seed, formats, progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
+    ):  # fmt: skip
+        densities = [beginner_nps, easy_nps, medium_nps, hard_nps, challenge_nps]
+        steps = service.generate(session, song, bpm, offset_s, timing_file, difficulties,
+                                 densities, seed, random_seed, formats,
+                                 lambda f, t: progress(f, desc=t))  # fmt: skip
+        try:
+            for fraction, stage in steps:
+                if isinstance(stage, str):
+                    progress(fraction, desc=stage)
+                    yield {status: f"*{stage}…*"}
+                else:
+                    yield show(job_view(stage), stage.record["params"]["seed"], "Done.")
+        except ALL_ERRORS as e:
+            raise user_error(e) from None
+
+    def on_regenerate(session, job, difficulty, seed):
+        try:
+            done = service.regenerate(session, job, difficulty, seed)
+        except ALL_ERRORS as e:
+            raise user_error(e) from None
+        return show(job_view(done), done.record["params"]["seed"], f"{difficulty} regenerated.")
+
+    def on_preview(session, job, difficulty):
+        try:
+            return job_view(service.job(session, job))["preview"].get(difficulty)
+        except ALL_ERRORS:
+            return None
+
+    def on_tempo(song):
+        try:
+            return service.tempo(song)
+        except ALL_ERRORS as e:
+            raise user_error(e) from None
+
+    detect.click(
+        on_tempo,
+        audio,
+        [candidates, bpm, offset, tempo_note],
+        api_name="tempo",
+        concurrency_id="chart-model",
+        concurrency_limit=CHART_CONCURRENCY,
+    )
+    candidates.select(_pick_candidate, candidates, [bpm, offset], api_name=False)
+    earlier.click(lambda o: round((o or 0.0) - 0.01, 4), offset, offset, api_name=False)
+    later.click(lambda o: round((o or 0.0) + 0.01, 4), offset, offset, api_name=False)
+    inputs = [
+        session,
+        audio,
+        bpm,
+        offset,
+        timing_file,
+        difficulties,
+        *densities,
+        seed,
+        random_seed,
+        formats,
+    ]
+    run = generate.click(
+        on_generate,
+        inputs,
+        results,
+        api_name="generate_charts",
+        concurrency_id="chart-model",
+        concurrency_limit=CHART_CONCURRENCY,
+    )
+    cancel.click(None, None, None, cancels=[run], api_name=False)
+    redo.click(
+        on_regenerate,
+        [session, job_id, redo_difficulty, redo_seed],
+        results,
+        api_name="regenerate_chart",
+        concurrency_id="chart-model",
+        concurrency_limit=CHART_CONCURRENCY,
+    )
+    preview_choice.change(on_preview, [session, job_id, preview_choice], preview, api_name=False)
+    return {
+        "inputs": inputs,
+        "results": results,
+        "job_id": job_id,
+        "show": show,
+        "bpm": bpm,
+        "offset": offset,
+        "difficulties": difficulties,
+        "densities": densities,
+        "seed": seed,
+        "random_seed": random_seed,
+        "formats": formats,
+    }
+
+
+def _pick_candidate(rows, evt: gr.SelectData):
+    row = rows.iloc[evt.index[0]] if hasattr(rows, "iloc") else rows[evt.index[0]]
+    return float(row[0]), float(row[1])
+
+
+def _pick_job(table, evt: gr.SelectData) -> str:
+    return str(evt.row_value[0]) if evt.row_value else ""
+
+
+def _history_tab(service: ChartService, session, ui: dict) -> None:
+    gr.Markdown("Your results in this browser, newest first. They stay after a reload.")
+    table = gr.Dataframe(headers=HISTORY_HEADERS, interactive=False, label="History")
+    refresh = gr.Button("Refresh")
+    with gr.Row():
+        chosen = gr.Textbox(label="Job (click a row)")
+        reuse = gr.Button("Reuse these settings")
+        open_job = gr.Button("Show its results")
+
+    def rows(session):
+        try:
+            return service.history_rows(session)
+        except ALL_ERRORS:
+            return []
+
+    def settings(session, job):
+        try:
+            p = service.job(session, job).record["params"]
+        except ALL_ERRORS as e:
+            raise user_error(e) from None
+        dens = [p["density_nps"].get(d, 0) for d in DIFFICULTIES]
+        return [p["bpm"], p["offset_s"], p["difficulties"], *dens, p["seed"], False, p["formats"]]
+
+    def results(session, job_id):
+        try:
+            job = service.job(session, job_id)
+            view = job_view(job)
+        except (*ALL_ERRORS, KeyError) as e:
+            raise user_error(ValueError(f"job {job_id} has no results to show ({e})")) from None
+        return ui["show"](view, job.record["params"]["seed"], "From history.")
+
+    refresh.click(rows, session, table, api_name="history")
+    table.select(_pick_job, table, chosen, api_name=False)
+    reuse.click(
+        settings,
+        [session, chosen],
+        [
+            ui["bpm"],
+            ui["offset"],
+            ui["difficulties"],
+            *ui["densities"],
+            ui["seed"],
+            ui["random_seed"],
+            ui["formats"],
+        ],
+        api_name="reuse_settings",
+    )
+    open_job.click(results, [session, chosen], ui["results"], api_name="show_job")
+
+
+def models_info(generator: ChartGenerator) -> dict:
+    onset = generator.onset_model.describe()
+    return {"onset": onset, "steps": {"folder": str(generator.step_model.folder)}}
+
+
+def models_text(generator: ChartGenerator) -> str:
+    info = models_info(generator)
+    onset = info["onset"]
+    where = "the bundled weights" if onset["bundled"] else f"`{onset['folder']}`"
+    return (
+        f"**Charts.** Onset model `{onset['model_type']}` from {where}, backend "
+        f"{onset['backend']} on {onset['device']}. Step selection from "
+        f"`{info['steps']['folder']}`.\n\n"
+        "**Adding weights.** Your own chart model: `studio train-charts SIMFILES -o DIR` (or "
+        "`studio import-klab KLAB.pth -o DIR` for KLab's released checkpoints), then "
+        "`studio app --model DIR`. Style transfer and image tabs arrive with their models "
+        "(official StyTr² checkpoints, a Karlo folder)."
+    )
+
+
+def launch(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    model_dir: Path | None = None,
+    jobs_dir: Path = DEFAULT_ROOT,
+) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: put the app behind an authenticating proxy", host)
     try:
-        demo = build_app(model_dir)
+        demo = build_app(model_dir, jobs_dir)
     except ModelFolderError as e:
         raise SystemExit(f"error: {e}") from e
-    demo.queue(max_size=16).launch(
-        server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE, show_error=False
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY).launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=MAX_FILE_SIZE,
+        show_error=False,
+        allowed_paths=[str(jobs_dir)],
     )

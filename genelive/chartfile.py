@@ -63,6 +63,7 @@ class Chart:
     meter: int
     notes: list[Note]
     duration_s: float = 0.0  # the song's, for notes per second
+    seed: int | None = None  # the seed its arrows were sampled with
 
     @property
     def n_notes(self) -> int:
@@ -83,6 +84,7 @@ class Chart:
             "notes": self.n_notes,
             "holds": self.n_holds,
             "nps": self.nps,
+            "seed": self.seed,
         }
 
 
@@ -124,7 +126,8 @@ class ChartSet:
             out.stepstype = "dance-single"
             out.difficulty = chart.difficulty
             out.meter = str(chart.meter)
-            out.description = f"GenéLive seed {self.stamp.get('seed', '')}".strip()
+            seed = chart.seed if chart.seed is not None else self.stamp.get("seed", "")
+            out.description = f"GenéLive seed {seed}".strip()
             if hasattr(out, "credit"):
                 out.credit = self._credit()
             out.notes = (
@@ -317,6 +320,7 @@ def read_json_chart(path: str | Path) -> ChartSet:
                 int(c["meter"]),
                 [_note_from_dict(n) for n in c["notes"]],
                 float(c.get("duration_s", 0.0)),
+                c.get("seed"),
             )
             for c in data["charts"]
         ]

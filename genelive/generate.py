@@ -18,7 +18,7 @@ seed → the same charts, byte for byte.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +123,34 @@ class GeneratedSong(ChartSet):
         return out
 
 
+@dataclass
+class SongAnalysis:
+    """What charting needs from a song, computed once for all its difficulties."""
+
+    audio_path: Path
+    duration_s: float
+    mel: np.ndarray = field(repr=False)  # (T, 229) log-mel, 32 ms frames
+    timing: Timing
+    tempo: TempoEstimate | None  # when the tempo map was estimated
+    timing_source: str  # "user", "file" or "estimated"
+    probs: dict[str, np.ndarray] = field(repr=False)  # difficulty → (T,) onset activation
+    fps: float
+    tags: dict[str, str]  # title / artist from the audio file
+
+
+def check_density(density_nps: Mapping[str, float] | None) -> dict[str, float]:
+    out = {parse_difficulties([k])[0]: float(v) for k, v in (density_nps or {}).items()}
+    if any(not 0 < v <= 40 for v in out.values()):
+        raise ValueError("density targets must be between 0 and 40 notes per second")
+    return out
+
+
+def check_keys(keys: int) -> int:
+    if not 1 <= int(keys) <= 18:
+        raise ValueError(f"key count must be 1..18, not {keys}")
+    return int(keys)
+
+
 class ChartGenerator:
     def __init__(self, onset_model: OnsetModel, step_model: StepModel):
         self.onset_model, self.step_model = onset_model, step_model
@@ -150,32 +178,89 @@ class ChartGenerator:
         title: str | None = None,
         artist: str | None = None,
         max_duration_s: float = MAX_DURATION_S,
+        progress: Callable[[float, str], None] | None = None,
     ) -> GeneratedSong:
+        """Every asked difficulty of one song; `progress(fraction, stage)` hears each stage."""
+        report = progress or (lambda fraction, stage: None)
         difficulties = parse_difficulties(difficulties)
-        if not 1 <= int(keys) <= 18:
-            raise ValueError(f"key count must be 1..18, not {keys}")
-        density_nps = {parse_difficulties([k])[0]: float(v) for k, v in (density_nps or {}).items()}
-        if any(not v > 0 for v in density_nps.values()):
-            raise ValueError("density targets must be positive notes per second")
-        audio_path = Path(audio_path)
-        audio = load_audio(audio_path, max_duration_s=max_duration_s)
-        tags = audio_tags(audio_path)
-        duration_s = len(audio) / 16_000
-        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
-        mel = log_mel(audio)
-        features = mel if self.onset_model.model_type == "genelive-onset" else None
-        if features is None:
-            features = self.onset_model.features(audio)
-        grid, first_beat = timing.beat_grid(duration_s)
-        act = self.onset_model.activations(features, grid, difficulties)
+        density_nps = check_density(density_nps)
+        check_keys(keys)
+        song = self.analyse(audio_path, difficulties, bpm, offset_s, timing_from, max_duration_s,
+                            report)  # fmt: skip
         charts = []
-        for name, probs in zip(difficulties, act.probs, strict=True):
-            times, beats = self.note_rows(probs, act.fps, name, grid, first_beat, duration_s,
-                                          density_nps.get(name))  # fmt: skip
-            beats_abs = beats.astype(np.float64)
-            states = self.step_model.sample(times, beats_abs, name, mel, seed, temperature)
-            notes = notes_from_states(states, beats_abs, timing)
-            charts.append(Chart(name, self.meter(name, len(notes), duration_s), notes, duration_s))
+        for i, name in enumerate(difficulties):
+            report(0.5 + 0.5 * i / len(difficulties), f"notes, arrows and holds: {name}")
+            charts.append(self.make_chart(song, name, seed, density_nps.get(name), temperature))
+        settings = {"density_nps": density_nps, "temperature": temperature}
+        return self.assemble(song, charts, seed, keys, title, artist, settings)
+
+    def analyse(
+        self,
+        audio_path: str | Path,
+        difficulties: Sequence[str] = DIFFICULTIES,
+        bpm: float | None = None,
+        offset_s: float | None = None,
+        timing_from: str | Path | None = None,
+        max_duration_s: float = MAX_DURATION_S,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> SongAnalysis:
+        """The work shared by all charts of a song: decoding, tempo map, onset activations."""
+        report = progress or (lambda fraction, stage: None)
+        audio_path = Path(audio_path)
+        report(0.0, "decoding audio")
+        audio = load_audio(audio_path, max_duration_s=max_duration_s)
+        duration_s = len(audio) / 16_000
+        report(0.1, "tempo" if bpm is None and timing_from is None else "timing")
+        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
+        report(0.2, "onsets")
+        mel = log_mel(audio)
+        features = mel
+        if self.onset_model.model_type != "genelive-onset":
+            features = self.onset_model.features(audio)
+        grid, _ = timing.beat_grid(duration_s)
+        act = self.onset_model.activations(features, grid, tuple(difficulties))
+        return SongAnalysis(
+            audio_path=audio_path,
+            duration_s=duration_s,
+            mel=mel,
+            timing=timing,
+            tempo=tempo,
+            timing_source="user" if bpm is not None else "file" if timing_from else "estimated",
+            probs=dict(zip(act.difficulties, act.probs, strict=True)),
+            fps=act.fps,
+            tags=audio_tags(audio_path),
+        )
+
+    def make_chart(
+        self,
+        song: SongAnalysis,
+        difficulty: str,
+        seed: int = 0,
+        density_nps: float | None = None,
+        temperature: float = 1.0,
+    ) -> Chart:
+        """One difficulty's chart from the shared analysis (so one can be redone alone)."""
+        grid, first_beat = song.timing.beat_grid(song.duration_s)
+        times, beats = self.note_rows(song.probs[difficulty], song.fps, difficulty, grid,
+                                      first_beat, song.duration_s, density_nps)  # fmt: skip
+        beats = beats.astype(np.float64)
+        states = self.step_model.sample(times, beats, difficulty, song.mel, seed, temperature)
+        notes = notes_from_states(states, beats, song.timing)
+        meter = self.meter(difficulty, len(notes), song.duration_s)
+        return Chart(difficulty, meter, notes, song.duration_s, seed=int(seed))
+
+    def assemble(
+        self,
+        song: SongAnalysis,
+        charts: Sequence[Chart],
+        seed: int,
+        keys: int = 4,
+        title: str | None = None,
+        artist: str | None = None,
+        settings: Mapping | None = None,
+    ) -> GeneratedSong:
+        """Charts of one song → the song, stamped with what made it."""
+        seeds = {c.difficulty: c.seed for c in charts}
         stamp = {
             "generator": GENERATOR,
             "version": version(),
@@ -183,24 +268,24 @@ class ChartGenerator:
             "settings": {
                 "onset_model": self.onset_model.folder.name,
                 "steps_model": self.step_model.folder.name,
-                "difficulties": list(difficulties),
-                "density_nps": density_nps,
-                "temperature": temperature,
+                "difficulties": [c.difficulty for c in charts],
                 "keys": int(keys),
-                "timing": "user" if bpm is not None else "file" if timing_from else "estimated",
+                "timing": song.timing_source,
+                **(settings or {}),
+                **({"seeds": seeds} if set(seeds.values()) != {int(seed)} else {}),
             },
         }
         return GeneratedSong(
-            title=title or tags.get("title") or audio_path.stem,
-            artist=artist if artist is not None else tags.get("artist", ""),
-            audio_filename=game_audio_name(audio_path),
-            timing=timing,
-            charts=charts,
+            title=title or song.tags.get("title") or song.audio_path.stem,
+            artist=artist if artist is not None else song.tags.get("artist", ""),
+            audio_filename=game_audio_name(song.audio_path),
+            timing=song.timing,
+            charts=list(charts),
             stamp=stamp,
-            keys=int(keys),
-            audio_path=audio_path,
-            tempo=tempo,
-            song_mel=mel,
+            keys=check_keys(keys),
+            audio_path=song.audio_path,
+            tempo=song.tempo,
+            song_mel=song.mel,
         )
 
     @staticmethod

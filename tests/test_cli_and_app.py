@@ -6,12 +6,9 @@ import json
 import subprocess
 import sys
 
-import gradio as gr
 import numpy as np
-import pytest
 
 from app.cli import main
-from app.web import OnsetService, build_app
 from genelive.config import DIFFICULTIES
 from genelive.features import BeatGrid
 from genelive.pipeline import BASELINES, DEFAULT_MODEL, OnsetModel
@@ -104,38 +101,6 @@ def test_eval_charts_snapped_onsets_sit_on_the_grid(corpus, tmp_path, capsys):
 def test_eval_charts_errors_cleanly(tmp_path, capsys):
     assert main(["eval-charts", str(tmp_path / "missing"), "--json"]) == 2
     assert "no such folder" in capsys.readouterr().err
-
-
-def test_web_handler_gives_picture_table_and_arrays(tmp_path):
-    service = OnsetService()
-    audio, _ = click_track(128, 12.0)
-    path = write_audio(tmp_path / "song.wav", audio)
-    figure, rows, npz = service.analyse(str(path), 128.0, -0.5)
-    assert [r[0] for r in rows] == list(DIFFICULTIES) and all(r[1] > 0 for r in rows[2:])
-    assert len(figure.axes) == 5
-    arrays = np.load(npz)
-    assert arrays["onset_probs"].shape == (5, arrays["log_mel"].shape[0])
-    assert arrays["beats"].sum() > 10
-
-
-@pytest.mark.parametrize(
-    ("make_input", "message"),
-    [
-        (lambda p: None, "Upload a song first"),
-        (lambda p: str(write_audio(p / "s.wav", np.zeros(8000, np.float32), 16000)), "silent"),
-        (lambda p: str((p / "x.mp3").write_text("no") and p / "x.mp3"), "not a readable audio"),
-    ],
-)
-def test_web_handler_bad_input_is_a_short_message(tmp_path, make_input, message):
-    service = OnsetService()
-    with pytest.raises(gr.Error, match=message):
-        service.analyse(make_input(tmp_path), None, None)
-
-
-def test_app_builds_with_named_api():
-    demo = build_app()
-    names = [d.api_name for d in demo.fns.values()]
-    assert "onsets" in names
 
 
 def test_import_klab_rejects_other_checkpoints(tmp_path, capsys):

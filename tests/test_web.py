@@ -1,0 +1,198 @@
+"""The web app: the Charts service, history per browser session, the API, a real browser."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.charts_tab import ChartService, job_view
+from app.jobs import JobError, JobStore
+from genelive import ChartGenerator
+from genelive.audio import AudioError
+from tests.helpers import click_track, write_audio
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    audio, _ = click_track(120.0, 16.0, first_beat_s=0.5)
+    return write_audio(tmp_path_factory.mktemp("song") / "click.wav", audio)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> ChartService:
+    return ChartService(ChartGenerator.load(), JobStore(tmp_path_factory.mktemp("jobs")))
+
+
+def _run(service, session, song, **kw):
+    args = dict(
+        bpm=120.0,
+        offset_s=-0.5,
+        timing_file=None,
+        difficulties=["Easy", "Hard"],
+        densities=[0, 0, 0, 0, 0],
+        seed=7,
+        random_seed=False,
+        formats=["sm", "osu"],
+    )
+    args.update(kw)
+    stages = []
+    for fraction, stage in service.generate(session, str(song), *args.values()):
+        stages.append((fraction, stage))
+    return stages
+
+
+def test_generate_writes_a_job_with_everything_the_panel_shows(service, song):
+    session = secrets.token_hex(16)
+    stages = _run(service, session, song)
+    fractions = [f for f, _ in stages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert "notes, arrows and holds: Hard" in [s for _, s in stages]
+    job = stages[-1][1]
+    view = job_view(job)
+    assert [Path(p).name for p, _ in view["gallery"]] == ["Easy.png", "Hard.png"]
+    assert all(Path(p).is_file() for p, _ in view["gallery"])
+    assert all(Path(p).is_file() for p in view["preview"].values())
+    assert [row[0] for row in view["stats"]] == ["Easy", "Hard"] and view["stats"][0][5] == 7
+    names = {Path(p).name for p in view["files"]}
+    assert {"click.sm", "click.ogg", "click.json"} <= names and sum(".osu" in n for n in names) == 2
+    with zipfile.ZipFile(view["zip"]) as z:  # the song folder, ready for StepMania's Songs/
+        assert {Path(n).name for n in z.namelist()} >= {"click.sm", "click.ogg"}
+    sidecar = json.loads((job.folder / "job.json").read_text())
+    assert sidecar["params"]["seed"] == 7 and sidecar["status"] == "done"
+
+
+def test_history_is_per_session_and_survives_a_new_service(service, song, tmp_path):
+    mine, other = secrets.token_hex(16), secrets.token_hex(16)
+    job = _run(service, mine, song, difficulties=["Medium"])[-1][1]
+    again = ChartService(service.generator, JobStore(service.store.root))  # a restarted app
+    assert job.id in [row[0] for row in again.history_rows(mine)]
+    assert job.id not in [row[0] for row in again.history_rows(other)]
+    with pytest.raises(JobError):
+        again.job(other, job.id)
+    with pytest.raises(JobError):
+        again.job(mine, "../../etc")
+
+
+def test_regenerate_one_difficulty_keeps_the_others(service, song):
+    session = secrets.token_hex(16)
+    job = _run(service, session, song)[-1][1]
+    chart_json = job.folder / "song" / "click.json"
+    before = json.loads(chart_json.read_text())["charts"]
+    fresh = ChartService(service.generator, service.store)  # no analysis in memory: re-reads
+    fresh.regenerate(session, job.id, "hard", 12345)
+    after = json.loads(chart_json.read_text())["charts"]
+    assert after[0]["notes"] == before[0]["notes"]  # Easy untouched
+    assert after[1]["seed"] == 12345 and after[1]["notes"] != before[1]["notes"]
+
+
+def test_cancel_marks_the_job_and_stops_the_work(service, song):
+    session = secrets.token_hex(16)
+    steps = service.generate(session, str(song), 120.0, -0.5, None, ["Easy"], [0] * 5, 1,
+                             False, ["sm"])  # fmt: skip
+    next(steps)
+    steps.close()  # what Gradio does on Cancel
+    (record,) = service.store.history(session)
+    assert record["status"] == "cancelled"
+    assert not (service.store.root / record["id"] / "song").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"song": None}, ValueError, "upload a song first"),
+        ({"bpm": 5000.0}, ValueError, "at most 1000"),
+        ({"difficulties": []}, ValueError, "unknown difficulty"),
+        ({"formats": []}, ValueError, "unknown chart format"),
+        ({"silent": True}, AudioError, "silent"),
+    ],
+)
+def test_bad_input_is_a_clear_error(service, song, tmp_path, change, error, message):
+    session = secrets.token_hex(16)
+    path = song
+    if change.pop("silent", False):
+        path = write_audio(tmp_path / "quiet.wav", np.zeros(16000 * 3, np.float32), 16000)
+    if "song" in change:
+        path = change.pop("song")
+    with pytest.raises(error, match=message):
+        _run(service, session, path if path else "", **change)
+
+
+def test_tempo_candidates_for_the_ui(service, song):
+    rows, bpm, _, note = service.tempo(str(song))
+    assert bpm == pytest.approx(120, rel=0.01) and rows[0][0] == bpm and note
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from app.web import build_app
+
+    demo = build_app(jobs_dir=tmp_path_factory.mktemp("app-jobs"))
+    demo.queue(max_size=8)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=None)
+    yield url
+    demo.close()
+
+
+def test_api_endpoints_with_gradio_client(server, song):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    names = set(client.view_api(return_format="dict")["named_endpoints"])
+    assert {"/tempo", "/generate_charts", "/regenerate_chart", "/history", "/reuse_settings",
+            "/show_job", "/models"} <= names  # fmt: skip
+    session = secrets.token_hex(16)
+    song_file = handle_file(str(song))
+    out = client.predict(session, song_file, 120, -0.5, None, ["Easy"], 0, 0, 0, 0, 0, 3,
+                         False, ["sm", "json"], api_name="/generate_charts")  # fmt: skip
+    job_id, stats = out[1], out[5]
+    assert stats["data"][0][:1] == ["Easy"] and stats["data"][0][2] > 0
+    history = client.predict(session, api_name="/history")
+    assert history["data"][0][0] == job_id
+    settings = client.predict(session, job_id, api_name="/reuse_settings")
+    assert settings[0] == 120 and settings[2] == ["Easy"]
+    with pytest.raises(Exception, match="at most 1000"):
+        client.predict(session, handle_file(str(song)), 5000, None, None, ["Easy"],
+                       0, 0, 0, 0, 0, 3, False, ["sm"], api_name="/generate_charts")  # fmt: skip
+    assert client.predict(api_name="/models")["onset"]["bundled"] is True
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt)")
+def test_in_a_real_browser(server, song, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(server)
+        page.locator("input[type=file]").first.set_input_files(str(song))
+        best = page.get_by_text("best", exact=True).first  # a row of the candidates table
+        for _ in range(20):  # the upload finishes in the background: retry until it has
+            page.get_by_role("button", name="Detect tempo").click()
+            try:
+                best.wait_for(timeout=3_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        assert best.is_visible()
+        page.get_by_label("BPM (empty: estimate)").fill("120")
+        page.get_by_label("Offset s (beat 0 at −offset)").fill("-0.5")
+        page.get_by_role("button", name="Generate", exact=True).click()
+        page.get_by_text("Done.").first.wait_for(timeout=90_000)
+        assert page.locator("img[src*='Challenge.png']").count() >= 1
+        assert page.locator("a[href*='click.sm']").count() >= 1  # a download link
+        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "app.png").stat().st_size > 10_000
