@@ -168,6 +168,15 @@ def _charts_tab(service: ChartService, session) -> dict:
         except ALL_ERRORS as e:
             raise user_error(e) from None
 
+    # Candidates appear as soon as a song is uploaded; the button asks again.
+    audio.upload(
+        on_tempo,
+        audio,
+        [candidates, bpm, offset, tempo_note],
+        api_name=False,
+        concurrency_id="chart-model",
+        concurrency_limit=CHART_CONCURRENCY,
+    )
     detect.click(
         on_tempo,
         audio,

@@ -90,6 +90,7 @@ class GeneratedSong(ChartSet):
     audio_path: Path | None = None
     tempo: TempoEstimate | None = None  # when the tempo map was estimated
     song_mel: np.ndarray | None = field(default=None, repr=False)  # (T, 229), for pictures
+    _native_audio: tuple | None = field(default=None, repr=False)  # decoded once, for previews
 
     def save(self, out_dir: str | Path, formats: Sequence[str] = ("sm", "ssc", "osu", "json"),
              preview: bool = False) -> list[Path]:  # fmt: skip
@@ -104,9 +105,11 @@ class GeneratedSong(ChartSet):
 
     def preview_audio(self, difficulty: str) -> tuple[int, np.ndarray]:
         """(sample rate, mono samples): the song with an assist clap at every note row."""
-        from genelive.preview import clap_mix
+        from genelive.preview import clap_mix, native_audio
 
-        return clap_mix(self.audio_path, self.chart(difficulty))
+        if self._native_audio is None:
+            self._native_audio = native_audio(self.audio_path)
+        return clap_mix(*self._native_audio, self.chart(difficulty))
 
     def summary(self) -> dict:
         out = {

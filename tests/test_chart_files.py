@@ -161,3 +161,21 @@ def test_malformed_chart_files_say_what_is_wrong(tmp_path):
         read_chart_file(tmp_path / "x.txt")
     with pytest.raises(TimingError, match="no such file"):
         timing_from_file(tmp_path / "missing.sm")
+
+
+def test_ogg_crc_matches_the_bitwise_definition():
+    from genelive.preview import _ogg_crc
+
+    def bitwise(data: bytes) -> int:  # the Ogg spec's CRC, one bit at a time
+        crc = 0
+        for byte in data:
+            crc ^= byte << 24
+            for _ in range(8):
+                crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+                crc &= 0xFFFFFFFF
+        return crc
+
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 27, 300):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert _ogg_crc(data) == bitwise(data)

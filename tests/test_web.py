@@ -158,6 +158,14 @@ def test_api_endpoints_with_gradio_client(server, song):
     assert history["data"][0][0] == job_id
     settings = client.predict(session, job_id, api_name="/reuse_settings")
     assert settings[0] == 120 and settings[2] == ["Easy"]
+    redone = client.predict(session, job_id, "Easy", 99, api_name="/regenerate_chart")
+    assert redone[5]["data"][0][5] == 99  # the new seed, in the stats table
+    shown = client.predict(session, job_id, api_name="/show_job")
+    assert shown[1] == job_id and Path(shown[7]).suffix == ".zip"
+    rows, bpm, _, _ = client.predict(song_file, api_name="/tempo")
+    assert bpm == pytest.approx(120, rel=0.01) and rows["data"][0][3] == "best"
+    with pytest.raises(Exception, match="no such job"):
+        client.predict(secrets.token_hex(16), job_id, api_name="/show_job")
     with pytest.raises(Exception, match="at most 1000"):
         client.predict(session, handle_file(str(song)), 5000, None, None, ["Easy"],
                        0, 0, 0, 0, 0, 3, False, ["sm"], api_name="/generate_charts")  # fmt: skip
