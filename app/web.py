@@ -42,14 +42,17 @@ def build_app(model_dir: Path | None = None, jobs_dir: Path = DEFAULT_ROOT) -> g
         with gr.Tab("Charts"):
             ui = _charts_tab(service, session)
         with gr.Tab("History"):
-            _history_tab(service, session, ui)
+            show_history = _history_tab(service, session, ui)
         with gr.Tab("Models"):
             gr.Markdown(models_text(generator))
             models_json = gr.JSON(visible=False)
             gr.Button("Refresh", visible=False).click(
                 lambda: models_info(generator), None, models_json, api_name="models"
             )
-        demo.load(_ensure_session, session, session, api_name=False)
+        demo.load(_ensure_session, session, session, api_name=False).then(
+            *show_history, api_name=False
+        )
+        ui["run"].then(*show_history, api_name=False)
     return demo
 
 
@@ -219,6 +222,7 @@ def _charts_tab(service: ChartService, session) -> dict:
     )
     preview_choice.change(on_preview, [session, job_id, preview_choice], preview, api_name=False)
     return {
+        "run": run,
         "inputs": inputs,
         "results": results,
         "job_id": job_id,
@@ -242,7 +246,8 @@ def _pick_job(table, evt: gr.SelectData) -> str:
     return str(evt.row_value[0]) if evt.row_value else ""
 
 
-def _history_tab(service: ChartService, session, ui: dict) -> None:
+def _history_tab(service: ChartService, session, ui: dict) -> tuple:
+    """Builds the tab; returns (fn, inputs, outputs) that fill its table."""
     gr.Markdown("Your results in this browser, newest first. They stay after a reload.")
     table = gr.Dataframe(headers=HISTORY_HEADERS, interactive=False, label="History")
     refresh = gr.Button("Refresh")
@@ -274,6 +279,7 @@ def _history_tab(service: ChartService, session, ui: dict) -> None:
         return ui["show"](view, job.record["params"]["seed"], "From history.")
 
     refresh.click(rows, session, table, api_name="history")
+    return rows, session, table
     table.select(_pick_job, table, chosen, api_name=False)
     reuse.click(
         settings,

@@ -202,5 +202,10 @@ def test_in_a_real_browser(server, song, tmp_path):
         assert page.locator("img[src*='Challenge.png']").count() >= 1
         assert page.locator("a[href*='click.sm']").count() >= 1  # a download link
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        job_id = page.get_by_label("Job", exact=True).input_value()
+        page.reload()  # the history is kept for this browser
+        page.get_by_role("tab", name="History").click()
+        page.get_by_text(job_id).first.wait_for(state="attached", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
         browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
