@@ -82,7 +82,7 @@ class ChartService:
             "seed": seed,
             "formats": formats,
         }
-        job = self.store.new(self._session(session), "chart", params)
+        job = self.store.new(session, "chart", params)
         try:
             yield 0.0, "decoding audio"
             song = self.generator.analyse(
@@ -109,7 +109,7 @@ class ChartService:
 
     def regenerate(self, session: str, job_id: str, difficulty: str, seed: float | None) -> Job:
         """One difficulty again with another seed; the others are kept as they are."""
-        job = self.store.get(self._session(session), job_id)
+        job = self.store.get(session, job_id)
         if job.record.get("status") != "done":
             raise JobError(f"job {job_id} has no finished charts to redo")
         (name,) = parse_difficulties([difficulty])
@@ -132,7 +132,7 @@ class ChartService:
 
     def history_rows(self, session: str) -> list[list]:
         rows = []
-        for r in self.store.history(self._session(session), "chart"):
+        for r in self.store.history(session, "chart"):
             p, res = r["params"], r.get("results", {})
             rows.append(
                 [
@@ -149,13 +149,9 @@ class ChartService:
         return rows
 
     def job(self, session: str, job_id: str) -> Job:
-        return self.store.get(self._session(session), job_id)
+        return self.store.get(session, job_id)
 
     # ------------------------------------------------------------------ internals
-
-    @staticmethod
-    def _session(session: str) -> str:
-        return session
 
     def _remember(self, job_id: str, song: SongAnalysis) -> None:
         self._analyses[job_id] = song

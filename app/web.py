@@ -45,10 +45,12 @@ def build_app(model_dir: Path | None = None, jobs_dir: Path = DEFAULT_ROOT) -> g
             show_history = _history_tab(service, session, ui)
         with gr.Tab("Models"):
             gr.Markdown(models_text(generator))
-            models_json = gr.JSON(visible=False)
-            gr.Button("Refresh", visible=False).click(
-                lambda: models_info(generator), None, models_json, api_name="models"
-            )
+
+        def models() -> dict:
+            """The loaded models: type, folder, bundled or not, backend and device."""
+            return models_info(generator)
+
+        gr.api(models, api_name="models")
         demo.load(_ensure_session, session, session, api_name=False).then(
             *show_history, api_name=False
         )
@@ -279,7 +281,6 @@ def _history_tab(service: ChartService, session, ui: dict) -> tuple:
         return ui["show"](view, job.record["params"]["seed"], "From history.")
 
     refresh.click(rows, session, table, api_name="history")
-    return rows, session, table
     table.select(_pick_job, table, chosen, api_name=False)
     reuse.click(
         settings,
@@ -296,6 +297,7 @@ def _history_tab(service: ChartService, session, ui: dict) -> tuple:
         api_name="reuse_settings",
     )
     open_job.click(results, [session, chosen], ui["results"], api_name="show_job")
+    return rows, session, table
 
 
 def models_info(generator: ChartGenerator) -> dict:
