@@ -111,6 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.set_defaults(run=commands.run_train_steps)
 
+    p = sub.add_parser("import-stytr2", help="import the official StyTr² .pth files")
+    p.add_argument("source", type=Path, help="folder with the four official .pth files")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept checkpoints holding arbitrary Python objects (may run code: trust needed)",
+    )
+    p.set_defaults(run=commands.run_import_stytr2)
+
+    p = sub.add_parser("style", help="style transfer: a content image in the style of others")
+    p.add_argument("content", type=Path, help="content image")
+    p.add_argument("style", type=Path, nargs="+", help="style image(s)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .png")
+    p.add_argument("--model", type=Path, required=True, help="StyTr² folder (import-stytr2)")
+    p.add_argument("--alpha", type=float, default=1.0, help="style strength 0..1 (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    p.add_argument(
+        "--style-weights", type=float, nargs="+", default=None, help="one weight per style"
+    )
+    p.add_argument("--size", type=int, default=None, help="scale the longer side to N px")
+    p.set_defaults(run=commands.run_style)
+
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")
     p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")

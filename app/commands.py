@@ -16,10 +16,12 @@ from genelive.features import BeatGrid
 from genelive.osu import OsuError
 from genelive.pipeline import OnsetModel
 from genelive.songfolder import OutputError
+from stytr2.images import ImageError
 
 # Errors that mean "the input is wrong": printed as one line, exit status 2, no traceback.
 USER_ERRORS = (
     AudioError,
+    ImageError,
     ModelFolderError,
     OsuError,
     FileNotFoundError,
@@ -171,6 +173,50 @@ def run_train_steps(args) -> None:
         if name in ppl:
             print(f"validation perplexity {name:<8} {ppl[name]['all']:.3f}")
     print(f"wrote {args.output} (best step {report['best_step']})")
+
+
+def run_import_stytr2(args) -> None:
+    from stytr2.official import import_official
+
+    out = import_official(args.source, args.output, allow_pickle=args.allow_pickle)
+    print(f"imported {args.source} → {out} (and the loss network in {out / 'vgg'})")
+
+
+def run_style(args) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    from stytr2 import StyleTransfer
+
+    if args.output.suffix.lower() != ".png":
+        raise ValueError(f"{args.output}: write a .png (parameters are embedded in it)")
+    image = StyleTransfer.load(args.model)(
+        args.content,
+        args.style,
+        alpha=args.alpha,
+        preserve_color=args.preserve_color,
+        style_weights=args.style_weights,
+        size=args.size,
+    )
+    params = {
+        "generator": "GenéLive Studio stytr2",
+        "content": args.content.name,
+        "styles": [p.name for p in args.style],
+        "alpha": args.alpha,
+        "preserve_color": args.preserve_color,
+        "style_weights": args.style_weights,
+        "size": args.size,
+        "model": str(args.model),
+    }
+    info = PngInfo()
+    info.add_itxt("parameters", json.dumps(params, ensure_ascii=False))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(args.output, buffer.getvalue())
+    except OSError as e:
+        raise OutputError(f"cannot write {args.output}: {e.strerror or e}") from e
+    print(f"wrote {args.output} ({image.width}×{image.height})")
 
 
 def run_import_klab(args) -> None:

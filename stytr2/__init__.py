@@ -1,1 +1,10 @@
-"""StyTr² style transfer (issue 5): not built yet."""
+"""StyTr² style transfer: the network, the official weights' importer, any-size inference.
+
+from stytr2 import StyleTransfer
+image = StyleTransfer.load("models/stytr2")("content.jpg", "style.jpg", alpha=0.8)
+"""
+
+from stytr2.images import ImageError
+from stytr2.pipeline import StyleTransfer
+
+__all__ = ["ImageError", "StyleTransfer"]

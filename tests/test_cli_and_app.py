@@ -31,6 +31,8 @@ def test_help_lists_every_subcommand():
         "import-klab",
         "train-charts",
         "train-steps",
+        "style",
+        "import-stytr2",
         "eval-charts",
     ):
         assert command in out

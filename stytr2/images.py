@@ -1,0 +1,75 @@
+"""Reading images for style transfer: whatever users have, as RGB in [0, 1], or a clear error.
+
+EXIF rotation is applied; palette, CMYK, 16-bit, greyscale and alpha images are converted
+(alpha over white), never rejected; the pixel count is capped before decoding (decompression
+bombs) and images smaller than 16 px on a side are refused.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 64_000_000  # ~8000 × 8000; more is refused before decoding
+MIN_SIDE = 16
+
+
+class ImageError(ValueError):
+    """An image that cannot be used, with the reason."""
+
+
+def open_image(source: str | Path | Image.Image, name: str | None = None) -> Image.Image:
+    """A path or PIL image → an RGB PIL image, upright."""
+    if isinstance(source, Image.Image):
+        image, label = source, name or "image"
+    else:
+        path = Path(source)
+        label = name or path.name
+        if not path.is_file():
+            raise ImageError(f"{path}: no such image file")
+        try:
+            image = Image.open(path)
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(
+                    f"{label}: {image.width}×{image.height} is more than {MAX_PIXELS:,} pixels; "
+                    "scale it down first"
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image.load()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning,
+                Image.DecompressionBombError) as e:  # fmt: skip
+            raise ImageError(f"{label}: not a readable image ({e})") from e
+    image = ImageOps.exif_transpose(image)
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"{label}: {image.width}×{image.height} is too small (< {MIN_SIDE} px)")
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits
+        array = np.asarray(image, np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / peak * 255 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    return image.convert("RGB")
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL → (1, 3, H, W) float32 in [0, 1]."""
+    pixels = np.asarray(image, np.float32) / 255.0
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None]
+
+
+def to_image(tensor: torch.Tensor) -> Image.Image:
+    """(1, 3, H, W) → RGB PIL: clamped to [0, 1], rounded to 8 bits."""
+    pixels = tensor[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.round(pixels * 255).astype(np.uint8))

@@ -1,0 +1,109 @@
+"""Style transfer on real images: `StyleTransfer.load(model_dir)(content, style, alpha=...)`.
+
+Any sizes and aspect ratios: images are reflect-padded to a multiple of 8 (the patch size)
+and the output cropped back, so no border pixel is lost; content and style may differ in size
+(the output has the content's). Options beyond the official code:
+- strength α: the transformer output is blended with the content's own reconstruction
+  (the network run with the content as its style: the identity path it is trained on),
+  hs = α·hs(content, style) + (1 − α)·hs(content, content), then decoded;
+- several styles with weights: their hs are blended the same way;
+- colour preservation: the output's luminance with the content's chroma (YCbCr).
+For a square content and style of equal size, a multiple of 8, α = 1 and no other option,
+the result is exactly the network output, clamped and rounded to 8 bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from export.folder import ModelFolderError, load_model_folder
+from stytr2.images import open_image, to_image, to_tensor
+from stytr2.model import StyTr2Config, StyTr2Net
+from stytr2.official import WHERE_TO_GET
+
+
+class StyleTransfer:
+    def __init__(self, net: StyTr2Net, folder: Path):
+        self.net, self.folder = net.eval(), Path(folder)
+        self.multiple = net.config.patch
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> StyleTransfer:
+        folder = Path(model_dir)
+        if not (folder / "config.json").is_file():
+            raise ModelFolderError(f"{folder}: no StyTr² model here. {WHERE_TO_GET}")
+        _, net = load_model_folder(folder, StyTr2Config, StyTr2Net)
+        return cls(net, folder)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        content: str | Path | Image.Image,
+        style: str | Path | Image.Image | Sequence[str | Path | Image.Image],
+        alpha: float = 1.0,
+        preserve_color: bool = False,
+        style_weights: Sequence[float] | None = None,
+        size: int | None = None,
+    ) -> Image.Image:
+        styles = list(style) if isinstance(style, list | tuple) else [style]
+        weights = _check_options(alpha, styles, style_weights, size)
+        content_image = open_image(content, "content")
+        if size:
+            content_image = _fit(content_image, size)
+        x = to_tensor(content_image)
+        h, w = x.shape[-2:]
+        x = self._pad(x)
+        emb_c = self.net.embedding(x)
+        hs = 0
+        for s, weight in zip(styles, weights, strict=True):
+            if weight == 0:
+                continue
+            emb_s = self.net.embedding(self._pad(to_tensor(open_image(s, "style"))))
+            hs = hs + weight * self.net.transformer(emb_c, emb_s)
+        if alpha < 1.0:
+            hs = alpha * hs + (1 - alpha) * self.net.transformer(emb_c, emb_c)
+        out = self.net.decoder(hs)[..., :h, :w]
+        result = to_image(out)
+        return keep_colors(content_image, result) if preserve_color else result
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Reflect-pad bottom/right to a multiple of the patch size (cropped off afterwards)."""
+        h, w = x.shape[-2:]
+        ph, pw = -h % self.multiple, -w % self.multiple
+        if not (ph or pw):
+            return x
+        return F.pad(x, (0, pw, 0, ph), mode="reflect")
+
+
+def _check_options(alpha, styles, style_weights, size) -> list[float]:
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"style strength alpha must be in [0, 1], not {alpha}")
+    if not styles:
+        raise ValueError("give at least one style image")
+    if size is not None and not 16 <= int(size) <= 8192:
+        raise ValueError(f"size must be 16..8192 pixels, not {size}")
+    weights = [1.0] * len(styles) if style_weights is None else [float(v) for v in style_weights]
+    if len(weights) != len(styles):
+        raise ValueError(f"{len(weights)} style weights for {len(styles)} style images")
+    if any(v < 0 for v in weights) or sum(weights) <= 0:
+        raise ValueError("style weights must be non-negative and not all zero")
+    return [v / sum(weights) for v in weights]
+
+
+def _fit(image: Image.Image, size: int) -> Image.Image:
+    """Scale so the longer side is `size` pixels."""
+    scale = size / max(image.size)
+    new = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image if new == image.size else image.resize(new, Image.Resampling.LANCZOS)
+
+
+def keep_colors(content: Image.Image, stylised: Image.Image) -> Image.Image:
+    """The stylised luminance with the content's chroma."""
+    y, _, _ = stylised.convert("YCbCr").split()
+    _, cb, cr = content.convert("YCbCr").split()
+    return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")

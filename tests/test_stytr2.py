@@ -1,0 +1,125 @@
+"""Style transfer on real images: sizes, options, bad images, the CLI (fixture weights)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stytr2.images as images
+from app.cli import main
+from stytr2 import ImageError, StyleTransfer
+from stytr2.images import open_image, to_image, to_tensor
+from stytr2.pipeline import keep_colors
+from tests.test_stytr2_parity import FIXTURE, write_official_files
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stytr2-cli")
+    write_official_files(root / "official")
+    assert main(["import-stytr2", str(root / "official"), "-o", str(root / "model")]) == 0
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def transfer(model_dir):
+    return StyleTransfer.load(model_dir)
+
+
+def _png(path, size, mode="RGB", color=(200, 30, 60)):
+    Image.new(mode, size, color).save(path)
+    return path
+
+
+def test_studio_style_writes_exactly_the_network_output(model_dir, transfer, tmp_path):
+    out = tmp_path / "out.png"
+    args = ["style", str(FIXTURE / "content.png"), str(FIXTURE / "style.png"), "-o", str(out)]
+    assert main([*args, "--model", str(model_dir)]) == 0
+    with torch.inference_mode():
+        c = to_tensor(open_image(FIXTURE / "content.png"))
+        s = to_tensor(open_image(FIXTURE / "style.png"))
+        expected = np.asarray(to_image(transfer.net(c, s)["image"]))
+    with Image.open(out) as written:
+        assert np.array_equal(np.asarray(written), expected)
+        params = json.loads(written.info["parameters"])
+    assert params["alpha"] == 1.0 and params["styles"] == ["style.png"]
+
+
+def test_any_size_keeps_every_pixel(transfer, tmp_path):
+    content = _png(tmp_path / "c.png", (50, 37))
+    style = _png(tmp_path / "s.png", (64, 96), color=(10, 200, 90))
+    assert transfer(content, style).size == (50, 37)
+    assert transfer(content, style, size=64).size == (64, 47)
+
+
+def test_options_do_what_they_say(transfer):
+    content, style = FIXTURE / "content.png", FIXTURE / "style.png"
+    full = np.asarray(transfer(content, style), np.int16)
+    assert np.array_equal(np.asarray(transfer(content, [style, content], style_weights=[1, 0])),
+                          full)  # fmt: skip
+    half = np.asarray(transfer(content, style, alpha=0.5), np.int16)
+    none = np.asarray(transfer(content, style, alpha=0.0), np.int16)
+    assert (
+        np.abs(half - full).mean() > 0 and np.abs(none - full).mean() > np.abs(half - full).mean()
+    )
+    kept = transfer(content, style, preserve_color=True)
+    assert kept.tobytes() == keep_colors(open_image(content), transfer(content, style)).tobytes()
+
+
+def test_colour_preservation_takes_the_contents_chroma():
+    rng = np.random.default_rng(0)
+    content = Image.fromarray(rng.integers(60, 200, (32, 32, 3), dtype=np.uint8))
+    grey = Image.new("RGB", (32, 32), (128, 128, 128))  # mid-grey: no clipping back to RGB
+    kept = np.asarray(keep_colors(content, grey).convert("YCbCr"), np.int16)
+    original = np.asarray(content.convert("YCbCr"), np.int16)
+    assert np.abs(kept[..., 1:] - original[..., 1:]).max() <= 2  # Cb, Cr: the content's
+    assert np.abs(kept[..., 0] - 128).max() <= 2  # Y: the stylised image's
+
+
+@pytest.mark.parametrize(
+    ("alpha", "weights", "message"),
+    [(1.5, None, "alpha must be in"), (1.0, [1, 2], "2 style weights for 1"),
+     (1.0, [0], "not all zero")],
+)  # fmt: skip
+def test_bad_options(transfer, alpha, weights, message):
+    with pytest.raises(ValueError, match=message):
+        transfer(FIXTURE / "content.png", FIXTURE / "style.png", alpha=alpha, style_weights=weights)
+
+
+def test_odd_images_are_converted_not_rejected(tmp_path):
+    _png(tmp_path / "p.png", (20, 20), "P", 3)
+    Image.new("CMYK", (20, 20), (0, 255, 0, 0)).save(tmp_path / "cmyk.jpg")
+    Image.new("RGBA", (20, 20), (255, 0, 0, 0)).save(tmp_path / "clear.png")
+    Image.fromarray(np.full((20, 20), 65535, np.uint16)).save(tmp_path / "deep.png")
+    for name in ("p.png", "cmyk.jpg", "clear.png", "deep.png"):
+        assert open_image(tmp_path / name).mode == "RGB", name
+    assert open_image(tmp_path / "clear.png").getpixel((0, 0)) == (255, 255, 255)  # over white
+    assert open_image(tmp_path / "deep.png").getpixel((0, 0)) == (255, 255, 255)
+    rotated = Image.new("RGB", (40, 20))
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    rotated.save(tmp_path / "r.jpg", exif=exif)
+    assert open_image(tmp_path / "r.jpg").size == (20, 40)
+
+
+def test_bad_images_say_what_is_wrong(tmp_path, monkeypatch):
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    with pytest.raises(ImageError, match="not a readable image"):
+        open_image(tmp_path / "x.png")
+    with pytest.raises(ImageError, match="too small"):
+        open_image(_png(tmp_path / "t.png", (8, 30)))
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
+    with pytest.raises(ImageError, match="more than 1,000 pixels"):
+        open_image(_png(tmp_path / "big.png", (40, 40)))
+
+
+def test_without_weights_the_cli_says_where_to_get_them(tmp_path, capsys):
+    args = ["style", str(FIXTURE / "content.png"), str(FIXTURE / "style.png")]
+    assert main([*args, "-o", str(tmp_path / "o.png"), "--model", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "import-stytr2" in err and "github.com/diyiiyiii/StyTR-2" in err
+    assert not (tmp_path / "o.png").exists()
