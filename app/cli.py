@@ -16,6 +16,14 @@ def _add_model(p: argparse.ArgumentParser, help_text: str = "model folder (defau
     p.add_argument("--model", type=Path, default=None, help=help_text)
 
 
+def _add_allow_pickle(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept checkpoints holding arbitrary Python objects (may run code: trust needed)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio",
@@ -114,11 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-stytr2", help="import the official StyTr² .pth files")
     p.add_argument("source", type=Path, help="folder with the four official .pth files")
     p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
-    p.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="accept checkpoints holding arbitrary Python objects (may run code: trust needed)",
-    )
+    _add_allow_pickle(p)
     p.set_defaults(run=commands.run_import_stytr2)
 
     p = sub.add_parser("style", help="style transfer: a content image in the style of others")
@@ -137,11 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")
     p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
-    p.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="accept a checkpoint holding arbitrary Python objects (may run code: trust needed)",
-    )
+    _add_allow_pickle(p)
     p.set_defaults(run=commands.run_import_klab)
 
     p = sub.add_parser("train-charts", help="train an onset model on charts with audio")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 from genelive.config import OnsetConfig
 
@@ -65,3 +67,19 @@ def sm_text(
 def quarter_measures(n_measures: int, row: str = "1000") -> list[str]:
     """Measures with a note on every quarter beat."""
     return ["\n".join([row] * 4) for _ in range(n_measures)]
+
+
+def golden_tensor(key: str, shape: list[int], dtype: str, seed: int) -> torch.Tensor:
+    """The golden READMEs' formula: every weight of a parity fixture made from its key name."""
+    g = torch.Generator().manual_seed((zlib.crc32(key.encode()) + seed) % 2**31)
+    if "int" in dtype:
+        return torch.zeros(shape, dtype=torch.int64)
+    if key.endswith("running_var"):
+        return 1 + 0.1 * torch.rand(shape, generator=g)
+    if key.endswith("running_mean"):
+        return 0.1 * torch.randn(shape, generator=g)
+    if len(shape) >= 2:
+        return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
+    if key.endswith(".weight"):
+        return 1 + 0.1 * torch.randn(shape, generator=g)
+    return 0.1 * torch.randn(shape, generator=g)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import zlib
 
 import numpy as np
 import pytest
@@ -14,24 +12,9 @@ import torch
 from app.cli import main
 from genelive.features import BeatGrid, log_mel
 from genelive.pipeline import OnsetModel
+from tests.helpers import golden_tensor
 
 TOL = {"atol": 1e-4, "rtol": 1e-4}
-
-
-def golden_tensor(key: str, shape: list[int], dtype: str, seed: int) -> torch.Tensor:
-    """The golden README's formula: every weight made from its key name."""
-    g = torch.Generator().manual_seed((zlib.crc32(key.encode()) + seed) % 2**31)
-    if "int" in dtype:
-        return torch.zeros(shape, dtype=torch.int64)
-    if key.endswith("running_var"):
-        return 1 + 0.1 * torch.rand(shape, generator=g)
-    if key.endswith("running_mean"):
-        return 0.1 * torch.randn(shape, generator=g)
-    if len(shape) >= 2:
-        return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    if key.endswith(".weight"):
-        return 1 + 0.1 * torch.randn(shape, generator=g)
-    return 0.1 * torch.randn(shape, generator=g)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import zlib
 
 import numpy as np
 import pytest
@@ -14,23 +12,9 @@ from PIL import Image
 from export.folder import ModelFolderError, load_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net, adaptive_avg_pool
 from stytr2.official import import_official
-from tests.helpers import GOLDEN
+from tests.helpers import GOLDEN, golden_tensor
 
 FIXTURE = GOLDEN / "stytr2"
-
-
-def fixture_tensor(key: str, shape: list[int], seed: int = 0) -> torch.Tensor:
-    """The fixture's weight formula (golden/stytr2/README.md)."""
-    g = torch.Generator().manual_seed((zlib.crc32(key.encode()) + seed) % 2**31)
-    if key.endswith("running_var"):
-        return 1 + 0.1 * torch.rand(shape, generator=g)
-    if key.endswith("running_mean"):
-        return 0.1 * torch.randn(shape, generator=g)
-    if len(shape) >= 2:
-        return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    if key.endswith(".weight"):
-        return 1 + 0.1 * torch.randn(shape, generator=g)
-    return 0.1 * torch.randn(shape, generator=g)
 
 
 def write_official_files(folder) -> None:
@@ -38,7 +22,7 @@ def write_official_files(folder) -> None:
     spec = json.loads((FIXTURE / "keys.json").read_text())
     folder.mkdir(parents=True, exist_ok=True)
     for name, entries in spec.items():
-        state = {e["key"]: fixture_tensor(e["key"], e["shape"]) for e in entries}
+        state = {e["key"]: golden_tensor(e["key"], e["shape"], e["dtype"], 0) for e in entries}
         torch.save(state, folder / name)
 
 
