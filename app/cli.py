@@ -125,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_pickle(p)
     p.set_defaults(run=commands.run_import_stytr2)
 
+    p = sub.add_parser("train-stytr2", help="train StyTr² (the paper's losses and schedule)")
+    p.add_argument("--content", type=Path, required=True, help="folder of content images")
+    p.add_argument("--style", type=Path, required=True, help="folder of style images")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+    p.add_argument(
+        "--vgg",
+        type=Path,
+        default=None,
+        help="the official vgg_normalised.pth (or the vgg/ folder import-stytr2 writes)",
+    )
+    p.add_argument("--init", type=Path, default=None, help="start from this StyTr² folder")
+    p.add_argument("--steps", type=int, default=160_000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=commands.run_train_stytr2)
+
     p = sub.add_parser("style", help="style transfer: a content image in the style of others")
     p.add_argument("content", type=Path, help="content image")
     p.add_argument("style", type=Path, nargs="+", help="style image(s)")

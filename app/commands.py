@@ -182,6 +182,15 @@ def run_import_stytr2(args) -> None:
     print(f"imported {args.source} → {out} (and the loss network in {out / 'vgg'})")
 
 
+def run_train_stytr2(args) -> None:
+    from stytr2.train import StyleTrainConfig, train_stytr2
+
+    tc = StyleTrainConfig(steps=args.steps, batch=args.batch, seed=args.seed)
+    history = train_stytr2(args.content, args.style, args.output, args.vgg, tc,
+                           init_dir=args.init)  # fmt: skip
+    print(f"wrote {args.output} after {history[-1]['step']} steps (loss {history[-1]['loss']})")
+
+
 def run_style(args) -> None:
     from PIL.PngImagePlugin import PngInfo
 

@@ -10,6 +10,12 @@ and the output cropped back, so no border pixel is lost; content and style may d
 - colour preservation: the output's luminance with the content's chroma (YCbCr).
 For a square content and style of equal size, a multiple of 8, α = 1 and no other option,
 the result is exactly the network output, clamped and rounded to 8 bits.
+
+High resolution: attention cost grows with the square of the token count (a 2048² image is
+65,536 tokens), so contents larger than `TILE_ABOVE_PX` on a side are processed in overlapping
+tiles of `TILE_PX`, each with the whole style, and blended with linear ramps across the
+overlaps (weights sum to one everywhere, so there is no seam or step). Tiles keep memory flat;
+the price is that CAPE and attention see one tile of content at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from export.folder import ModelFolderError, load_model_folder
 from stytr2.images import open_image, to_image, to_tensor
 from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.official import WHERE_TO_GET
+
+TILE_PX = 512
+TILE_OVERLAP_PX = 64
+TILE_ABOVE_PX = 1024
 
 
 class StyleTransfer:
@@ -49,27 +59,56 @@ class StyleTransfer:
         preserve_color: bool = False,
         style_weights: Sequence[float] | None = None,
         size: int | None = None,
+        tile_px: int | None = None,
     ) -> Image.Image:
+        """`tile_px`: None = tile only above TILE_ABOVE_PX, 0 = never, N = tiles of N px."""
         styles = list(style) if isinstance(style, list | tuple) else [style]
         weights = _check_options(alpha, styles, style_weights, size)
         content_image = open_image(content, "content")
         if size:
             content_image = _fit(content_image, size)
         x = to_tensor(content_image)
-        h, w = x.shape[-2:]
-        x = self._pad(x)
-        emb_c = self.net.embedding(x)
-        hs = 0
+        if tile_px is None:
+            tile_px = TILE_PX if max(x.shape[-2:]) > TILE_ABOVE_PX else 0
+        emb_styles = []
         for s, weight in zip(styles, weights, strict=True):
-            if weight == 0:
-                continue
-            emb_s = self.net.embedding(self._pad(to_tensor(open_image(s, "style"))))
-            hs = hs + weight * self.net.transformer(emb_c, emb_s)
-        if alpha < 1.0:
-            hs = alpha * hs + (1 - alpha) * self.net.transformer(emb_c, emb_c)
-        out = self.net.decoder(hs)[..., :h, :w]
+            if weight > 0:
+                style_image = open_image(s, "style")
+                if tile_px and max(style_image.size) > tile_px:
+                    # Each tile attends to every style token: keep the style at tile scale.
+                    style_image = _fit(style_image, tile_px)
+                emb_styles.append((weight, self.net.embedding(self._pad(to_tensor(style_image)))))
+        if tile_px:
+            out = self._tiled(x, emb_styles, alpha, int(tile_px))
+        else:
+            out = self._stylise(x, emb_styles, alpha)
         result = to_image(out)
         return keep_colors(content_image, result) if preserve_color else result
+
+    def _stylise(self, x: torch.Tensor, emb_styles: list, alpha: float) -> torch.Tensor:
+        """(1, 3, H, W) content → (1, 3, H, W) output, any H, W."""
+        h, w = x.shape[-2:]
+        emb_c = self.net.embedding(self._pad(x))
+        hs = sum(weight * self.net.transformer(emb_c, emb_s) for weight, emb_s in emb_styles)
+        if alpha < 1.0:
+            hs = alpha * hs + (1 - alpha) * self.net.transformer(emb_c, emb_c)
+        return self.net.decoder(hs)[..., :h, :w]
+
+    def _tiled(self, x: torch.Tensor, emb_styles: list, alpha: float, tile: int) -> torch.Tensor:
+        if tile < 4 * self.multiple or tile <= TILE_OVERLAP_PX:
+            raise ValueError(f"tiles must be larger than {TILE_OVERLAP_PX} px, not {tile}")
+        h, w = x.shape[-2:]
+        out = torch.zeros_like(x)
+        total = torch.zeros(1, 1, h, w)
+        for top in _tile_starts(h, tile):
+            for left in _tile_starts(w, tile):
+                piece = x[..., top : top + tile, left : left + tile]
+                ph, pw = piece.shape[-2:]
+                weight = _ramp(ph, top, h)[:, None] * _ramp(pw, left, w)[None, :]
+                styled = self._stylise(piece, emb_styles, alpha)
+                out[..., top : top + ph, left : left + pw] += styled * weight
+                total[..., top : top + ph, left : left + pw] += weight
+        return out / total
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         """Reflect-pad bottom/right to a multiple of the patch size (cropped off afterwards)."""
@@ -78,6 +117,28 @@ class StyleTransfer:
         if not (ph or pw):
             return x
         return F.pad(x, (0, pw, 0, ph), mode="reflect")
+
+
+def _tile_starts(n: int, tile: int) -> list[int]:
+    """Tile origins covering 0..n with at least TILE_OVERLAP_PX of overlap."""
+    if n <= tile:
+        return [0]
+    step = tile - TILE_OVERLAP_PX
+    starts = list(range(0, n - tile, step))
+    return [*starts, n - tile]
+
+
+def _ramp(length: int, start: int, n: int) -> torch.Tensor:
+    """Blend weights along one side of a tile: rising over the overlap, except at the image's
+    own edges (so every pixel's weights are positive and the blend has no seam)."""
+    ramp = torch.ones(length)
+    fade = min(TILE_OVERLAP_PX, length // 2)
+    edge = (torch.arange(fade, dtype=torch.float32) + 1) / (fade + 1)
+    if start > 0:
+        ramp[:fade] = edge
+    if start + length < n:
+        ramp[-fade:] = torch.minimum(ramp[-fade:], edge.flip(0))
+    return ramp
 
 
 def _check_options(alpha, styles, style_weights, size) -> list[float]:
