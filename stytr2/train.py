@@ -190,7 +190,7 @@ def train_stytr2(
         opt.step()
         step += 1
         history.append({"step": step, "loss": round(total.item(), 5),
-                        **{k: round(float(v), 5) for k, v in parts.items()}})  # fmt: skip
+                        **{k: round(float(v.detach()), 5) for k, v in parts.items()}})  # fmt: skip
         if step % max(1, tc.save_every // 10) == 0 or step == tc.steps:
             rate = step / max(time.time() - start, 1e-6)
             progress(f"step {step}/{tc.steps} loss {total.item():.4f} ({rate:.2f} steps/s)")
