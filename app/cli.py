@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path.home() / ".local" / "share" / "genelive-studio" / "jobs",
         help="where results and history are kept, one folder per job",
     )
+    p.add_argument(
+        "--stytr2",
+        type=Path,
+        default=Path.home() / ".local" / "share" / "genelive-studio" / "models" / "stytr2",
+        help="StyTr² folder for the Style tab (studio import-stytr2 writes one)",
+    )
     p.set_defaults(run=commands.run_app)
 
     p = sub.add_parser("onsets", help="onset activations of a song, per difficulty, to .npz")

@@ -191,9 +191,18 @@ def run_train_stytr2(args) -> None:
     print(f"wrote {args.output} after {history[-1]['step']} steps (loss {history[-1]['loss']})")
 
 
-def run_style(args) -> None:
+def png_with_parameters(image, params: dict) -> bytes:
+    """PNG bytes with `params` as a JSON iTXt chunk named "parameters"."""
     from PIL.PngImagePlugin import PngInfo
 
+    info = PngInfo()
+    info.add_itxt("parameters", json.dumps(params, ensure_ascii=False))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def run_style(args) -> None:
     from stytr2 import StyleTransfer
 
     if args.output.suffix.lower() != ".png":
@@ -216,13 +225,9 @@ def run_style(args) -> None:
         "size": args.size,
         "model": str(args.model),
     }
-    info = PngInfo()
-    info.add_itxt("parameters", json.dumps(params, ensure_ascii=False))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info)
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(args.output, buffer.getvalue())
+        write_atomic(args.output, png_with_parameters(image, params))
     except OSError as e:
         raise OutputError(f"cannot write {args.output}: {e.strerror or e}") from e
     print(f"wrote {args.output} ({image.width}×{image.height})")
@@ -326,4 +331,10 @@ def _format_table(title: str, rows: list[tuple[str, dict]]) -> str:
 def run_app(args) -> None:
     from app.web import launch
 
-    launch(host=args.host, port=args.port, model_dir=args.model, jobs_dir=args.jobs_dir)
+    launch(
+        host=args.host,
+        port=args.port,
+        model_dir=args.model,
+        jobs_dir=args.jobs_dir,
+        stytr2_dir=args.stytr2,
+    )

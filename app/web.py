@@ -21,6 +21,7 @@ from app.charts_tab import (
     user_error,
 )
 from app.jobs import DEFAULT_ROOT, JobStore, new_session_id
+from app.style_tab import DEFAULT_STYTR2, StyleService, build_style_tab
 from export.folder import ModelFolderError
 from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator
@@ -33,14 +34,22 @@ CHART_CONCURRENCY = 1  # one chart job at a time per process: the model is share
 TIMING_FILE_TYPES = [".sm", ".ssc", ".osu", ".json"]
 
 
-def build_app(model_dir: Path | None = None, jobs_dir: Path = DEFAULT_ROOT) -> gr.Blocks:
+def build_app(
+    model_dir: Path | None = None,
+    jobs_dir: Path = DEFAULT_ROOT,
+    stytr2_dir: Path | None = DEFAULT_STYTR2,
+) -> gr.Blocks:
     generator = ChartGenerator.load(model_dir)
-    service = ChartService(generator, JobStore(jobs_dir))
+    store = JobStore(jobs_dir)
+    service = ChartService(generator, store)
+    style_service = StyleService(stytr2_dir, store)
     with gr.Blocks(title="GenéLive Studio", delete_cache=(3600, 3600)) as demo:
         session = gr.BrowserState(None, storage_key="genelive-studio-session")
         gr.Markdown("# GenéLive Studio")
         with gr.Tab("Charts"):
             ui = _charts_tab(service, session)
+        with gr.Tab("Style"):
+            build_style_tab(style_service, session)
         with gr.Tab("History"):
             show_history = _history_tab(service, session, ui)
         with gr.Tab("Models"):
@@ -315,8 +324,10 @@ def models_text(generator: ChartGenerator) -> str:
         f"`{info['steps']['folder']}`.\n\n"
         "**Adding weights.** Your own chart model: `studio train-charts SIMFILES -o DIR` (or "
         "`studio import-klab KLAB.pth -o DIR` for KLab's released checkpoints), then "
-        "`studio app --model DIR`. Style transfer and image tabs arrive with their models "
-        "(official StyTr² checkpoints, a Karlo folder)."
+        "`studio app --model DIR`.\n\n**Style.** The official StyTr² checkpoints: "
+        "`studio import-stytr2 THEIR_FOLDER -o MODEL_DIR`, then `studio app --stytr2 MODEL_DIR` "
+        "(default folder: ~/.local/share/genelive-studio/models/stytr2). The image tab arrives "
+        "with its model (a Karlo folder)."
     )
 
 
@@ -325,11 +336,12 @@ def launch(
     port: int = 7860,
     model_dir: Path | None = None,
     jobs_dir: Path = DEFAULT_ROOT,
+    stytr2_dir: Path | None = DEFAULT_STYTR2,
 ) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: put the app behind an authenticating proxy", host)
     try:
-        demo = build_app(model_dir, jobs_dir)
+        demo = build_app(model_dir, jobs_dir, stytr2_dir)
     except ModelFolderError as e:
         raise SystemExit(f"error: {e}") from e
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY).launch(

@@ -176,3 +176,25 @@ def test_training_reduces_the_loss_and_resumes(model_dir, tmp_path, capsys):
            str(tmp_path / "style"), "-o", str(tmp_path / "m2")]  # fmt: skip
     assert main(cli) == 2
     assert "vgg_normalised.pth" in capsys.readouterr().err
+
+
+def test_style_tab_service_writes_a_png_job_and_history(model_dir, tmp_path):
+    import secrets
+
+    from app.jobs import JobStore
+    from app.style_tab import StyleService
+
+    service = StyleService(model_dir, JobStore(tmp_path / "jobs"))
+    session = secrets.token_hex(16)
+    content = str(FIXTURE / "content.png")
+    out = service.run(session, content, [str(FIXTURE / "style.png")], 0.7, False, "", 0)
+    with Image.open(out) as im:
+        assert im.size == (256, 256)
+        assert json.loads(im.info["parameters"])["alpha"] == 0.7
+    assert service.history_rows(session)[0][4] == 0.7
+    with pytest.raises(ImageError, match="at least one style"):
+        service.run(session, content, [], 1.0, False, "", 0)
+    empty = StyleService(tmp_path / "no-model", JobStore(tmp_path / "jobs"))
+    assert "import-stytr2" in empty.status()
+    with pytest.raises(ValueError, match="no StyTr² weights"):
+        empty.run(session, content, [str(FIXTURE / "style.png")], 1.0, False, "", 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from app.charts_tab import ChartService, job_view
 from app.jobs import JobError, JobStore
@@ -134,20 +135,21 @@ def test_tempo_candidates_for_the_ui(service, song):
 def server(tmp_path_factory):
     from app.web import build_app
 
-    demo = build_app(jobs_dir=tmp_path_factory.mktemp("app-jobs"))
+    jobs = tmp_path_factory.mktemp("app-jobs")
+    demo = build_app(jobs_dir=jobs, stytr2_dir=jobs / "no-stytr2")
     demo.queue(max_size=8)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=None)
     yield url
     demo.close()
 
 
-def test_api_endpoints_with_gradio_client(server, song):
+def test_api_endpoints_with_gradio_client(server, song, tmp_path):
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)
     names = set(client.view_api(return_format="dict")["named_endpoints"])
     assert {"/tempo", "/generate_charts", "/regenerate_chart", "/history", "/reuse_settings",
-            "/show_job", "/models"} <= names  # fmt: skip
+            "/show_job", "/models", "/stylize"} <= names  # fmt: skip
     session = secrets.token_hex(16)
     song_file = handle_file(str(song))
     out = client.predict(session, song_file, 120, -0.5, None, ["Easy"], 0, 0, 0, 0, 0, 3,
@@ -170,6 +172,11 @@ def test_api_endpoints_with_gradio_client(server, song):
         client.predict(session, handle_file(str(song)), 5000, None, None, ["Easy"],
                        0, 0, 0, 0, 0, 3, False, ["sm"], api_name="/generate_charts")  # fmt: skip
     assert client.predict(api_name="/models")["onset"]["bundled"] is True
+    picture = tmp_path / "content.png"
+    Image.new("RGB", (32, 32), (90, 40, 200)).save(picture)
+    with pytest.raises(Exception, match="no StyTr² weights"):  # none installed in the test app
+        client.predict(session, handle_file(str(picture)), [handle_file(str(picture))], 1.0,
+                       False, "", 0, api_name="/stylize")  # fmt: skip
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt)")

@@ -1,0 +1,100 @@
+"""The Style tab: StyTr² on uploaded images, results kept as job folders (PNG with parameters)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from app.charts_tab import ALL_ERRORS, user_error
+from app.commands import png_with_parameters
+from app.jobs import JobStore
+from export.folder import write_atomic
+from stytr2 import ImageError, StyleTransfer
+from stytr2.official import WHERE_TO_GET
+
+DEFAULT_STYTR2 = Path.home() / ".local" / "share" / "genelive-studio" / "models" / "stytr2"
+HISTORY_HEADERS = ["job", "created", "content", "styles", "strength", "status"]
+
+
+class StyleService:
+    def __init__(self, model_dir: Path | None, store: JobStore):
+        self.store, self.folder = store, model_dir
+        self.transfer = StyleTransfer.load(model_dir) if model_dir and model_dir.is_dir() else None
+
+    def status(self) -> str:
+        if self.transfer is None:
+            return (
+                f"**No StyTr² weights loaded.** {WHERE_TO_GET} "
+                "Then restart the app with `--stytr2 MODEL_DIR`."
+            )
+        return f"StyTr² from `{self.folder}`."
+
+    def run(self, session, content, styles, alpha, preserve_color, style_weights, size) -> Path:
+        """Uploaded paths → the written PNG inside a new job folder."""
+        if self.transfer is None:
+            raise ValueError(f"no StyTr² weights are loaded. {WHERE_TO_GET}")
+        if not content:
+            raise ImageError("upload a content image first")
+        styles = [s for s in (styles or []) if s]
+        if not styles:
+            raise ImageError("upload at least one style image")
+        weights = [float(w) for w in str(style_weights or "").replace(",", " ").split()] or None
+        params = {"content": Path(content).name, "styles": [Path(s).name for s in styles],
+                  "alpha": float(alpha), "preserve_color": bool(preserve_color),
+                  "style_weights": weights, "size": int(size) if size else None,
+                  "model": str(self.folder)}  # fmt: skip
+        job = self.store.new(session, "style", params)
+        try:
+            image = self.transfer(content, styles, alpha=params["alpha"],
+                                  preserve_color=params["preserve_color"],
+                                  style_weights=weights, size=params["size"])  # fmt: skip
+            out = job.folder / f"{Path(content).stem}-stylised.png"
+            write_atomic(
+                out, png_with_parameters(image, {"generator": "GenéLive Studio stytr2", **params})
+            )
+        except BaseException as e:
+            job.record.update(status="failed" if isinstance(e, Exception) else "cancelled",
+                              error=str(e)[:500])  # fmt: skip
+            job.save()
+            raise
+        job.record.update(status="done", results={"image": out.name})
+        job.save()
+        return out
+
+    def history_rows(self, session) -> list[list]:
+        rows = []
+        for r in self.store.history(session, "style"):
+            p = r["params"]
+            rows.append([r["id"], r["created"], p["content"], ", ".join(p["styles"]),
+                         p["alpha"], r["status"]])  # fmt: skip
+        return rows
+
+
+def build_style_tab(service: StyleService, session) -> None:
+    gr.Markdown(service.status())
+    with gr.Row():
+        content = gr.Image(label="Content", type="filepath", sources=["upload"])
+        styles = gr.File(label="Style image(s)", file_count="multiple", type="filepath",
+                         file_types=["image"])  # fmt: skip
+    with gr.Row():
+        alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength")
+        preserve = gr.Checkbox(label="Keep the content's colours")
+        weights = gr.Textbox(label="Style weights (one per style, e.g. '1 2')", value="")
+        size = gr.Number(label="Longer side px (0 = as uploaded)", value=0, precision=0)
+    run = gr.Button("Stylise", variant="primary")
+    result = gr.Image(label="Result", type="filepath", interactive=False)
+    download = gr.File(label="PNG (parameters embedded)", interactive=False)
+    history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your style results", interactive=False)
+
+    def on_run(session_id, c, s, a, p, w, n, progress=gr.Progress()):  # noqa: B008
+        progress(0.1, desc="stylising")
+        try:
+            out = service.run(session_id, c, s, a, p, w, n)
+        except ALL_ERRORS as e:
+            raise user_error(e) from None
+        return str(out), str(out), service.history_rows(session_id)
+
+    run.click(on_run, [session, content, styles, alpha, preserve, weights, size],
+              [result, download, history], api_name="stylize",
+              concurrency_id="stytr2", concurrency_limit=1)  # fmt: skip
