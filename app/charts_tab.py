@@ -13,7 +13,8 @@ import gradio as gr
 from app.commands import USER_ERRORS
 from app.jobs import Job, JobError, JobStore
 from export.folder import write_atomic
-from genelive.audio import MAX_DURATION_S
+from genelive.audio import MAX_DURATION_S, load_audio
+from genelive.chartfile import read_json_chart
 from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator, SongAnalysis, check_density, parse_difficulties
 from genelive.songfolder import check_formats
@@ -35,8 +36,6 @@ class ChartService:
 
     def tempo(self, audio_path: str | None) -> tuple[list[list], float, float, str]:
         """Song → (candidate rows, best BPM, its offset, a message)."""
-        from genelive.audio import load_audio
-
         audio = load_audio(_need_audio(audio_path), max_duration_s=MAX_DURATION_S)
         estimate = estimate_tempo(audio)
         rows = [
@@ -170,8 +169,6 @@ class ChartService:
         )
 
     def _kept_chart(self, job: Job, difficulty: str):
-        from genelive.chartfile import read_json_chart
-
         res = job.record["results"]
         return read_json_chart(job.folder / SONG_DIR / res["json"]).chart(difficulty)
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from genelive.arrows import N_COLUMNS
 from genelive.config import DIFFICULTIES
+from genelive.osu import OsuError, read_osu
 from genelive.timing import Timing, TimingError, timing_from_file
 
 with warnings.catch_warnings():
@@ -368,8 +369,6 @@ def _read_simfile(path: Path) -> ChartSet:
 
 
 def _read_osu(path: Path) -> ChartSet:
-    from genelive.osu import OsuError, read_osu
-
     try:
         beatmap = read_osu(path)
     except OsuError as e:

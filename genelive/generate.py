@@ -26,7 +26,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from genelive.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
-from genelive.audio import MAX_DURATION_S, load_audio
+from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
 from genelive.chartfile import Chart, ChartSet, Note
 from genelive.config import DIFFICULTIES
 from genelive.features import log_mel
@@ -34,8 +34,7 @@ from genelive.pipeline import DEFAULT_MODEL, OnsetModel
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
 from genelive.songfolder import game_audio_name, write_song_folder
 from genelive.steps import StepModel
-from genelive.tempo import HOP as TEMPO_HOP
-from genelive.tempo import TempoEstimate, beat_offset, estimate_tempo, onset_envelope
+from genelive.tempo import TempoEstimate, estimate_tempo, phase_for_bpm
 from genelive.timing import Timing, check_bpm, timing_from_file
 
 log = logging.getLogger(__name__)
@@ -212,7 +211,7 @@ class ChartGenerator:
         audio_path = Path(audio_path)
         report(0.0, "decoding audio")
         audio = load_audio(audio_path, max_duration_s=max_duration_s)
-        duration_s = len(audio) / 16_000
+        duration_s = len(audio) / SAMPLE_RATE
         report(0.1, "tempo" if bpm is None and timing_from is None else "timing")
         timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
         report(0.2, "onsets")
@@ -302,7 +301,7 @@ class ChartGenerator:
         if bpm is not None:
             bpm = check_bpm(bpm)
             if offset_s is None:  # the user's tempo, our beat phase
-                offset_s = beat_offset(onset_envelope(audio), bpm, 16_000 / TEMPO_HOP)
+                offset_s = phase_for_bpm(audio, bpm)
             return Timing.constant(bpm, offset_s), None
         if offset_s is not None:
             raise ValueError("--offset needs --bpm")

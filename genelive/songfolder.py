@@ -50,7 +50,7 @@ def render_song_folder(song, formats: Sequence[str], preview: bool) -> dict[str,
     if source.suffix.lower() in GAME_AUDIO_SUFFIXES:
         audio = source.read_bytes()
     else:
-        audio = encode_ogg(*_native_audio(source))
+        audio = encode_ogg(*_audio_as_stored(source))
     files = {song.audio_filename: audio}
     for fmt in formats:
         files.update({name: text.encode("utf-8") for name, text in song.render(fmt).items()})
@@ -63,7 +63,7 @@ def render_song_folder(song, formats: Sequence[str], preview: bool) -> dict[str,
     return files
 
 
-def _native_audio(path: Path):
+def _audio_as_stored(path: Path):
     """(rate, samples (n, channels)) as the file has them: the copy keeps stereo."""
     import soundfile as sf
 

@@ -146,6 +146,11 @@ def snap_bpm(bpm: float) -> float:
     return float(round(bpm)) if abs(bpm - round(bpm)) <= INTEGER_SNAP_BPM else bpm
 
 
+def phase_for_bpm(audio: np.ndarray, bpm: float, sample_rate: int = SAMPLE_RATE) -> float:
+    """StepMania offset of a tempo the user gives: where its beats fall in the audio."""
+    return beat_offset(onset_envelope(audio, sample_rate), bpm, sample_rate / HOP)
+
+
 def beat_offset(env: np.ndarray, bpm: float, fps: float) -> float:
     """StepMania offset of the tempo's beats: beat 0 at −offset, −period < offset ≤ 0.
 

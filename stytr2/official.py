@@ -69,14 +69,18 @@ def official_state_dicts(
         for key, tensor in read_state_dict(files[part], allow_pickle).items():
             net_state[f"{part}.{key}"] = tensor
     check_against(StyTr2Net(StyTr2Config()).state_dict(), net_state, "the StyTr² files")
-    vgg_raw = read_state_dict(files["vgg"], allow_pickle)
-    extra = {k: v for k, v in vgg_raw.items() if k in VGG_EXTRA_KEYS}
-    bad_extra = [k for k, v in extra.items() if v.shape[0] != 512]
+    return net_state, read_official_vgg(files["vgg"], allow_pickle)
+
+
+def read_official_vgg(path: Path, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """`vgg_normalised.pth` → our VGGEncoder's state (relu5_2..5_4, unused, checked and dropped)."""
+    raw = read_state_dict(path, allow_pickle)
+    bad_extra = [k for k, v in raw.items() if k in VGG_EXTRA_KEYS and v.shape[0] != 512]
     if bad_extra:
-        raise ModelFolderError(f"{files['vgg']}: unexpected shapes for {bad_extra}")
-    vgg_state = {f"layers.{k}": v for k, v in vgg_raw.items() if k not in VGG_EXTRA_KEYS}
-    check_against(VGGEncoder().state_dict(), vgg_state, str(files["vgg"]))
-    return net_state, vgg_state
+        raise ModelFolderError(f"{path}: unexpected shapes for {bad_extra}")
+    state = {f"layers.{k}": v for k, v in raw.items() if k not in VGG_EXTRA_KEYS}
+    check_against(VGGEncoder().state_dict(), state, str(path))
+    return state
 
 
 def check_against(expected: dict, given: dict, source: str) -> None:

@@ -22,11 +22,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from export.checkpoint import read_state_dict
 from export.folder import ModelFolderError, load_model_folder, save_model_folder
 from stytr2.images import ImageError, open_image, to_tensor
 from stytr2.model import StyTr2Config, StyTr2Net
-from stytr2.official import VGG_EXTRA_KEYS, WHERE_TO_GET, check_against
+from stytr2.official import WHERE_TO_GET, read_official_vgg
 from stytr2.vgg import VGGConfig, VGGEncoder
 
 log = logging.getLogger(__name__)
@@ -68,11 +67,8 @@ def load_vgg(path: str | Path | None) -> VGGEncoder:
     if path.is_dir():
         _, vgg = load_model_folder(path, VGGConfig, VGGEncoder)
         return vgg
-    raw = read_state_dict(path)
-    state = {f"layers.{k}": v for k, v in raw.items() if k not in VGG_EXTRA_KEYS}
     vgg = VGGEncoder()
-    check_against(vgg.state_dict(), state, str(path))
-    vgg.load_state_dict(state)
+    vgg.load_state_dict(read_official_vgg(path))
     return vgg.eval()
 
 
