@@ -17,12 +17,27 @@ from tests.helpers import GOLDEN, golden_tensor
 FIXTURE = GOLDEN / "stytr2"
 
 
+# The fixture departs from its README's formula in one place, found by fitting its stored
+# intermediates: the query and key rows of every attention `in_proj_weight` are 4× the formula
+# (value rows and all biases as written). With that, the official computation reproduces the stored
+# `hs` to its fp16 precision; without it attention is near uniform and `hs` correlates only 0.94.
+# (It sharpens the random-weight attention, so that porting mistakes in attention show.)
+QK_WEIGHT_SCALE = 4.0
+
+
+def fixture_tensor(key: str, shape: list[int], dtype: str) -> torch.Tensor:
+    tensor = golden_tensor(key, shape, dtype, 0)
+    if key.endswith("in_proj_weight"):
+        tensor[: 2 * shape[1]] *= QK_WEIGHT_SCALE  # rows [q; k; v], each d_model long
+    return tensor
+
+
 def write_official_files(folder) -> None:
     """The four reference-format .pth files, as the release ships them (plain state dicts)."""
     spec = json.loads((FIXTURE / "keys.json").read_text())
     folder.mkdir(parents=True, exist_ok=True)
     for name, entries in spec.items():
-        state = {e["key"]: golden_tensor(e["key"], e["shape"], e["dtype"], 0) for e in entries}
+        state = {e["key"]: fixture_tensor(e["key"], e["shape"], e["dtype"]) for e in entries}
         torch.save(state, folder / name)
 
 
@@ -42,13 +57,6 @@ def _image(name: str) -> torch.Tensor:
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 5): the patch embedding, CAPE and CNN decoder match the fixture's "
-    "intermediates (emb_c/emb_s/pos_c within fp16, decoder(hs) within 7e-5), but the "
-    "transformer output `hs` does not (max 1.2, corr 0.94), also from an independent port of the "
-    "official transformer.py; the cause is not found yet",
-)
 def test_imported_network_matches_the_official_output(imported):
     _, net = load_model_folder(imported, StyTr2Config, StyTr2Net)
     expected = np.load(FIXTURE / "expected.npz")
@@ -79,15 +87,16 @@ def test_pooling_equals_torch_adaptive_pool_at_any_size(size):
 
 
 def test_embedding_cape_and_decoder_match_the_fixture_intermediates(imported):
-    """The parts that do match the reference, each against its stored intermediate (fp16)."""
+    """Each stage against its stored intermediate (fp16), to localise a regression."""
     _, net = load_model_folder(imported, StyTr2Config, StyTr2Net)
     expected = np.load(FIXTURE / "expected.npz")
     with torch.inference_mode():
         emb_c = net.embedding(_image("content.png"))
         emb_s = net.embedding(_image("style.png"))
         pos_c = net.transformer.cape(emb_c)
+        hs = net.transformer(emb_c, emb_s)
         out = net.decoder(torch.from_numpy(expected["hs"].astype(np.float32)))
-    for got, key in ((emb_c, "emb_c"), (emb_s, "emb_s"), (pos_c, "pos_c")):
+    for got, key in ((emb_c, "emb_c"), (emb_s, "emb_s"), (pos_c, "pos_c"), (hs, "hs")):
         np.testing.assert_allclose(got.numpy(), expected[key].astype(np.float32), atol=2e-3)
     np.testing.assert_allclose(out.numpy(), expected["out"], atol=1e-4, rtol=1e-4)
 
