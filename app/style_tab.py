@@ -30,8 +30,10 @@ class StyleService:
             )
         return f"StyTr² from `{self.folder}`."
 
-    def run(self, session, content, styles, alpha, preserve_color, style_weights, size) -> Path:
-        """Uploaded paths → the written PNG inside a new job folder."""
+    def run(self, session, content, styles, alpha, preserve_color, style_weights, size,
+            progress=None) -> Path:  # fmt: skip
+        """Uploaded paths → the written PNG inside a new job folder; `progress(done, total)`
+        per tile."""
         if self.transfer is None:
             raise ValueError(f"no StyTr² weights are loaded. {WHERE_TO_GET}")
         if not content:
@@ -48,7 +50,8 @@ class StyleService:
         try:
             image = self.transfer(content, styles, alpha=params["alpha"],
                                   preserve_color=params["preserve_color"],
-                                  style_weights=weights, size=params["size"])  # fmt: skip
+                                  style_weights=weights, size=params["size"],
+                                  progress=progress)  # fmt: skip
             out = job.folder / f"{Path(content).stem}-stylised.png"
             write_atomic(
                 out, png_with_parameters(image, {"generator": "GenéLive Studio stytr2", **params})
@@ -88,9 +91,13 @@ def build_style_tab(service: StyleService, session) -> None:
     history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your style results", interactive=False)
 
     def on_run(session_id, c, s, a, p, w, n, progress=gr.Progress()):  # noqa: B008
-        progress(0.1, desc="stylising")
+        progress(0.0, desc="stylising")
+
+        def tiles(done: int, total: int) -> None:
+            progress(done / total, desc=f"stylising: tile {done} of {total}" if total > 1 else "")
+
         try:
-            out = service.run(session_id, c, s, a, p, w, n)
+            out = service.run(session_id, c, s, a, p, w, n, progress=tiles)
         except ALL_ERRORS as e:
             raise user_error(e) from None
         return str(out), str(out), service.history_rows(session_id)

@@ -20,7 +20,7 @@ the price is that CAPE and attention see one tile of content at a time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -60,8 +60,10 @@ class StyleTransfer:
         style_weights: Sequence[float] | None = None,
         size: int | None = None,
         tile_px: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Image.Image:
-        """`tile_px`: None = tile only above TILE_ABOVE_PX, 0 = never, N = tiles of N px."""
+        """`tile_px`: None = tile only above TILE_ABOVE_PX, 0 = never, N = tiles of N px.
+        `progress(done, total)` is called after each tile (once when untiled)."""
         styles = list(style) if isinstance(style, list | tuple) else [style]
         weights = _check_options(alpha, styles, style_weights, size)
         content_image = open_image(content, "content")
@@ -79,9 +81,11 @@ class StyleTransfer:
                     style_image = _fit(style_image, tile_px)
                 emb_styles.append((weight, self.net.embedding(self._pad(to_tensor(style_image)))))
         if tile_px:
-            out = self._tiled(x, emb_styles, alpha, int(tile_px))
+            out = self._tiled(x, emb_styles, alpha, int(tile_px), progress)
         else:
             out = self._stylise(x, emb_styles, alpha)
+            if progress:
+                progress(1, 1)
         result = to_image(out)
         return keep_colors(content_image, result) if preserve_color else result
 
@@ -94,20 +98,22 @@ class StyleTransfer:
             hs = alpha * hs + (1 - alpha) * self.net.transformer(emb_c, emb_c)
         return self.net.decoder(hs)[..., :h, :w]
 
-    def _tiled(self, x: torch.Tensor, emb_styles: list, alpha: float, tile: int) -> torch.Tensor:
+    def _tiled(self, x, emb_styles: list, alpha: float, tile: int, progress=None) -> torch.Tensor:
         if tile < 4 * self.multiple or tile <= TILE_OVERLAP_PX:
             raise ValueError(f"tiles must be larger than {TILE_OVERLAP_PX} px, not {tile}")
         h, w = x.shape[-2:]
         out = torch.zeros_like(x)
         total = torch.zeros(1, 1, h, w)
-        for top in _tile_starts(h, tile):
-            for left in _tile_starts(w, tile):
-                piece = x[..., top : top + tile, left : left + tile]
-                ph, pw = piece.shape[-2:]
-                weight = _ramp(ph, top, h)[:, None] * _ramp(pw, left, w)[None, :]
-                styled = self._stylise(piece, emb_styles, alpha)
-                out[..., top : top + ph, left : left + pw] += styled * weight
-                total[..., top : top + ph, left : left + pw] += weight
+        origins = [(t, le) for t in _tile_starts(h, tile) for le in _tile_starts(w, tile)]
+        for done, (top, left) in enumerate(origins, 1):
+            piece = x[..., top : top + tile, left : left + tile]
+            ph, pw = piece.shape[-2:]
+            weight = _ramp(ph, top, h)[:, None] * _ramp(pw, left, w)[None, :]
+            styled = self._stylise(piece, emb_styles, alpha)
+            out[..., top : top + ph, left : left + pw] += styled * weight
+            total[..., top : top + ph, left : left + pw] += weight
+            if progress:
+                progress(done, len(origins))
         return out / total
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:

@@ -130,8 +130,11 @@ def test_tiled_inference_covers_the_image_without_seams(transfer):
     content = Image.fromarray(rng.integers(0, 255, (200, 312, 3), dtype=np.uint8))
     style = FIXTURE / "style.png"
     whole = np.asarray(transfer(content, style, tile_px=0), np.float32)
-    tiled = np.asarray(transfer(content, style, tile_px=160), np.float32)
+    calls = []
+    tiled = transfer(content, style, tile_px=160, progress=lambda *a: calls.append(a))
+    tiled = np.asarray(tiled, np.float32)
     assert tiled.shape == whole.shape == (200, 312, 3)
+    assert calls == [(i, 6) for i in range(1, 7)]  # 2 rows × 3 columns of tiles, in order
     # Tiles see less context, so pixels differ a little, never wildly; and no column or row
     # at a tile border stands out from its neighbours.
     assert np.abs(tiled - whole).mean() < 12

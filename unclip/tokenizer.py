@@ -1,4 +1,4 @@
-"""The real CLIP tokenizer, built offline from the BPE merges that ship in the open-clip-torch wheel.
+"""The real CLIP tokenizer, built offline from the BPE merges in the open-clip-torch wheel.
 
 CLIP's vocabulary is fully determined by its merge list: 256 byte symbols, the same with the
 end-of-word marker `</w>`, one token per merge (48,894 of them) and the two special tokens, 49,408
@@ -54,7 +54,8 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 @lru_cache(maxsize=1)
 def clip_vocab_and_merges(bpe_path: Path | None = None) -> tuple[dict[str, int], list[str]]:
-    lines = gzip.open(bpe_path or open_clip_bpe_path()).read().decode("utf-8").split("\n")
+    with gzip.open(bpe_path or open_clip_bpe_path()) as f:
+        lines = f.read().decode("utf-8").split("\n")
     merges = lines[1 : _MERGES + 1]  # line 0 is a version header
     symbols = list(_bytes_to_unicode().values())
     tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m.split()) for m in merges]
