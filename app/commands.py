@@ -9,6 +9,7 @@ import json
 import numpy as np
 
 from export.folder import ModelFolderError, write_atomic
+from export.images import ImageError, png_with_parameters
 from genelive.audio import AudioError, load_audio
 from genelive.config import DIFFICULTIES, PRESETS, OnsetConfig
 from genelive.data import DEFAULT_CACHE
@@ -16,7 +17,6 @@ from genelive.features import BeatGrid
 from genelive.osu import OsuError
 from genelive.pipeline import OnsetModel
 from genelive.songfolder import OutputError
-from stytr2.images import ImageError
 
 # Errors that mean "the input is wrong": printed as one line, exit status 2, no traceback.
 USER_ERRORS = (
@@ -189,17 +189,6 @@ def run_train_stytr2(args) -> None:
     history = train_stytr2(args.content, args.style, args.output, args.vgg, tc,
                            init_dir=args.init)  # fmt: skip
     print(f"wrote {args.output} after {history[-1]['step']} steps (loss {history[-1]['loss']})")
-
-
-def png_with_parameters(image, params: dict) -> bytes:
-    """PNG bytes with `params` as a JSON iTXt chunk named "parameters"."""
-    from PIL.PngImagePlugin import PngInfo
-
-    info = PngInfo()
-    info.add_itxt("parameters", json.dumps(params, ensure_ascii=False))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
 
 
 def run_style(args) -> None:

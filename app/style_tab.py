@@ -7,9 +7,9 @@ from pathlib import Path
 import gradio as gr
 
 from app.charts_tab import ALL_ERRORS, user_error
-from app.commands import png_with_parameters
 from app.jobs import JobStore
 from export.folder import write_atomic
+from export.images import png_with_parameters
 from stytr2 import ImageError, StyleTransfer
 from stytr2.official import WHERE_TO_GET
 

@@ -4,7 +4,7 @@ from stytr2 import StyleTransfer
 image = StyleTransfer.load("models/stytr2")("content.jpg", "style.jpg", alpha=0.8)
 """
 
-from stytr2.images import ImageError
+from export.images import ImageError
 from stytr2.pipeline import StyleTransfer
 
 __all__ = ["ImageError", "StyleTransfer"]

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-import stytr2.images as images
+import export.images as images
 from app.cli import main
+from export.images import open_image, to_image, to_tensor
 from stytr2 import ImageError, StyleTransfer
-from stytr2.images import open_image, to_image, to_tensor
 from stytr2.pipeline import keep_colors
 from tests.test_stytr2_parity import FIXTURE, write_official_files
 

@@ -1,4 +1,4 @@
-"""Reading images for style transfer: whatever users have, as RGB in [0, 1], or a clear error.
+"""Reading and writing images for every model: what users have, as RGB in [0, 1], or a clear error.
 
 EXIF rotation is applied; palette, CMYK, 16-bit, greyscale and alpha images are converted
 (alpha over white), never rejected; the pixel count is capped before decoding (decompression
@@ -7,12 +7,15 @@ bombs) and images smaller than 16 px on a side are refused.
 
 from __future__ import annotations
 
+import io
+import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 MAX_PIXELS = 64_000_000  # ~8000 × 8000; more is refused before decoding
 MIN_SIDE = 16
@@ -73,3 +76,33 @@ def to_image(tensor: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) → RGB PIL: clamped to [0, 1], rounded to 8 bits."""
     pixels = tensor[0].clamp(0, 1).permute(1, 2, 0).numpy()
     return Image.fromarray(np.round(pixels * 255).astype(np.uint8))
+
+
+PARAMETERS_CHUNK = "parameters"
+
+
+def png_with_parameters(image: Image.Image, params: dict) -> bytes:
+    """PNG bytes with `params` as a JSON iTXt chunk named "parameters"."""
+    info = PngInfo()
+    info.add_itxt(PARAMETERS_CHUNK, json.dumps(params, ensure_ascii=False))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def png_parameters(path: str | Path) -> dict:
+    """The parameters a PNG of ours carries, or an ImageError saying it has none."""
+    try:
+        with Image.open(path) as image:
+            text = image.info.get(PARAMETERS_CHUNK) if image.format == "PNG" else None
+    except (OSError, UnidentifiedImageError) as e:
+        raise ImageError(f"{path}: not a readable PNG ({e})") from None
+    if text is None:
+        raise ImageError(f"{path}: has no '{PARAMETERS_CHUNK}' chunk (not written by this studio)")
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImageError(f"{path}: its parameters are not valid JSON ({e})") from None
+    if not isinstance(params, dict):
+        raise ImageError(f"{path}: its parameters are not a JSON object")
+    return params
