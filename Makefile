@@ -17,6 +17,9 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 	$(PIP) install --quiet "torch==2.13.0"
 	$(PIP) install --quiet -c requirements.lock -e ".[dev]"
+	# Only for the CLIP BPE merges file it ships (the unCLIP tokenizer); its dependencies
+	# (torchvision, timm) would pull another torch build, and nothing imports it.
+	$(PIP) install --quiet --no-deps "open-clip-torch==3.3.0"
 	@touch $@
 
 run: $(VENV)/.installed

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from app import commands
+from app.unclip_commands import add_unclip_parsers
 
 
 def _add_model(p: argparse.ArgumentParser, help_text: str = "model folder (default: bundled)"):
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", type=int, default=None, help="scale the longer side to N px")
     p.set_defaults(run=commands.run_style)
+
+    add_unclip_parsers(sub)
 
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")

@@ -25,6 +25,7 @@ USER_ERRORS = (
     ModelFolderError,
     OsuError,
     FileNotFoundError,
+    FileExistsError,
     ValueError,
     OutputError,
 )

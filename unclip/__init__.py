@@ -1,1 +1,6 @@
-"""unCLIP images from text (issue 6): not built yet."""
+"""unCLIP (DALL·E 2 / Karlo): images from text, image variations, interpolation, text diffs."""
+
+from unclip.components import UnCLIPModelError
+from unclip.pipeline import Cancelled, Guidance, ImageResult, Steps, UnCLIP
+
+__all__ = ["Cancelled", "Guidance", "ImageResult", "Steps", "UnCLIP", "UnCLIPModelError"]

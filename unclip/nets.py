@@ -28,8 +28,9 @@ class TorchNets:
 
     def prior(self, latents, t, prompt_embeds, hidden, mask) -> torch.Tensor:
         # latents (B, D), prompt_embeds (B, D), hidden (B, 77, H), mask (B, 77) → (B, D)
-        out = self.folder.get("prior")(latents, timestep=t, proj_embedding=prompt_embeds,
-                                       encoder_hidden_states=hidden, attention_mask=mask)  # fmt: skip
+        prior = self.folder.get("prior")
+        out = prior(latents, timestep=t, proj_embedding=prompt_embeds,
+                    encoder_hidden_states=hidden, attention_mask=mask)  # fmt: skip
         return out.predicted_image_embedding
 
     def prior_unnormalise(self, latents: torch.Tensor) -> torch.Tensor:

@@ -110,7 +110,10 @@ def check_settings(steps: Steps, guidance: Guidance) -> None:
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation of directions along the last axis; lengths interpolate linearly."""
+    """Spherical interpolation of directions along the last axis; lengths interpolate linearly.
+    The ends are returned exactly (the samplers amplify even 1e-7 differences)."""
+    if t in (0.0, 1.0):
+        return (a if t == 0.0 else b).clone()
     na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
     ua, ub = a / na.clamp_min(1e-12), b / nb.clamp_min(1e-12)
     omega = torch.acos((ua * ub).sum(-1, keepdim=True).clamp(-1.0, 1.0))
@@ -405,7 +408,7 @@ class UnCLIP:
                 "steps": asdict(steps), "guidance": asdict(guidance)}  # fmt: skip
         if self.is_tiny_random:
             base["test_model"] = "random weights: noise, not a real result"
-        per_image = [{**base, "seed": s, "index": i} for i, s in enumerate(seeds)]
+        per_image = [{**base, "seed": s} for s in seeds]
         return ImageResult(pils, arrays, per_image, list(notices))
 
 

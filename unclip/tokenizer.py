@@ -21,7 +21,7 @@ BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 _MERGES = CLIP_VOCAB_SIZE - 2 * 256 - 2
 
 
-class TokenizerFilesMissing(RuntimeError):
+class TokenizerFilesMissing(ValueError):
     pass
 
 
