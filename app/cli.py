@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path.home() / ".local" / "share" / "genelive-studio" / "models" / "stytr2",
         help="StyTr² folder for the Style tab (studio import-stytr2 writes one)",
     )
+    p.add_argument(
+        "--unclip",
+        type=Path,
+        default=Path.home() / ".local" / "share" / "genelive-studio" / "models" / "karlo",
+        help="Karlo-format unCLIP folder for the Images tab",
+    )
     p.set_defaults(run=commands.run_app)
 
     p = sub.add_parser("onsets", help="onset activations of a song, per difficulty, to .npz")

@@ -327,4 +327,5 @@ def run_app(args) -> None:
         model_dir=args.model,
         jobs_dir=args.jobs_dir,
         stytr2_dir=args.stytr2,
+        unclip_dir=args.unclip,
     )

@@ -20,8 +20,10 @@ from app.charts_tab import (
     job_view,
     user_error,
 )
+from app.images_tab import ImageService, build_images_tab
 from app.jobs import DEFAULT_ROOT, JobStore, new_session_id
 from app.style_tab import DEFAULT_STYTR2, StyleService, build_style_tab
+from app.unclip_commands import DEFAULT_UNCLIP
 from export.folder import ModelFolderError
 from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator
@@ -38,11 +40,13 @@ def build_app(
     model_dir: Path | None = None,
     jobs_dir: Path = DEFAULT_ROOT,
     stytr2_dir: Path | None = DEFAULT_STYTR2,
+    unclip_dir: Path | None = DEFAULT_UNCLIP,
 ) -> gr.Blocks:
     generator = ChartGenerator.load(model_dir)
     store = JobStore(jobs_dir)
     service = ChartService(generator, store)
     style_service = StyleService(stytr2_dir, store)
+    image_service = ImageService(unclip_dir, store)
     with gr.Blocks(title="GenéLive Studio", delete_cache=(3600, 3600)) as demo:
         session = gr.BrowserState(None, storage_key="genelive-studio-session")
         gr.Markdown("# GenéLive Studio")
@@ -50,6 +54,8 @@ def build_app(
             ui = _charts_tab(service, session)
         with gr.Tab("Style"):
             build_style_tab(style_service, session)
+        with gr.Tab("Images"):
+            image_history = build_images_tab(image_service, session)
         with gr.Tab("History"):
             show_history = _history_tab(service, session, ui)
         with gr.Tab("Models"):
@@ -60,9 +66,8 @@ def build_app(
             return models_info(generator)
 
         gr.api(models, api_name="models")
-        demo.load(_ensure_session, session, session, api_name=False).then(
-            *show_history, api_name=False
-        )
+        loaded = demo.load(_ensure_session, session, session, api_name=False)
+        loaded.then(*show_history, api_name=False).then(*image_history, api_name=False)
         ui["run"].then(*show_history, api_name=False)
     return demo
 
@@ -326,8 +331,10 @@ def models_text(generator: ChartGenerator) -> str:
         "`studio import-klab KLAB.pth -o DIR` for KLab's released checkpoints), then "
         "`studio app --model DIR`.\n\n**Style.** The official StyTr² checkpoints: "
         "`studio import-stytr2 THEIR_FOLDER -o MODEL_DIR`, then `studio app --stytr2 MODEL_DIR` "
-        "(default folder: ~/.local/share/genelive-studio/models/stytr2). The image tab arrives "
-        "with its model (a Karlo folder)."
+        "(default folder: ~/.local/share/genelive-studio/models/stytr2).\n\n**Images.** A "
+        "Karlo-format unCLIP folder (kakaobrain/karlo-v1-alpha, plus "
+        "fusing/karlo-image-variations-diffusers for variations): `studio app --unclip FOLDER` "
+        "(default folder: ~/.local/share/genelive-studio/models/karlo)."
     )
 
 
@@ -337,11 +344,12 @@ def launch(
     model_dir: Path | None = None,
     jobs_dir: Path = DEFAULT_ROOT,
     stytr2_dir: Path | None = DEFAULT_STYTR2,
+    unclip_dir: Path | None = DEFAULT_UNCLIP,
 ) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: put the app behind an authenticating proxy", host)
     try:
-        demo = build_app(model_dir, jobs_dir, stytr2_dir)
+        demo = build_app(model_dir, jobs_dir, stytr2_dir, unclip_dir)
     except ModelFolderError as e:
         raise SystemExit(f"error: {e}") from e
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY).launch(

@@ -49,11 +49,7 @@ def test_the_tokenizer_is_clips_own(unclip):
 
 
 def test_text_to_image_equals_diffusers_unclip_pipeline(unclip):
-    f = unclip.folder
-    names = ["prior", "decoder", "text_encoder", "tokenizer", "text_proj", "super_res_first",
-             "super_res_last", "prior_scheduler", "decoder_scheduler",
-             "super_res_scheduler"]  # fmt: skip
-    reference = UnCLIPPipeline(**{n: f.get(n) for n in names})
+    reference = UnCLIPPipeline(**unclip.folder.components("text"))
     reference.set_progress_bar_config(disable=True)
     prompt = "key art of a neon drum stage"
     expected = reference(prompt, prior_num_inference_steps=7, decoder_num_inference_steps=7,
@@ -67,11 +63,7 @@ def test_text_to_image_equals_diffusers_unclip_pipeline(unclip):
 
 
 def test_variations_equal_diffusers_image_variation_pipeline(unclip, picture):
-    f = unclip.folder
-    names = ["decoder", "text_encoder", "tokenizer", "text_proj", "feature_extractor",
-             "image_encoder", "super_res_first", "super_res_last", "decoder_scheduler",
-             "super_res_scheduler"]  # fmt: skip
-    reference = UnCLIPImageVariationPipeline(**{n: f.get(n) for n in names})
+    reference = UnCLIPImageVariationPipeline(**unclip.folder.components("image"))
     reference.set_progress_bar_config(disable=True)
     image = Image.open(picture).convert("RGB")
     generator = torch.Generator("cpu").manual_seed(4)

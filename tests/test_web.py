@@ -13,10 +13,14 @@ import pytest
 from PIL import Image
 
 from app.charts_tab import ChartService, job_view
+from app.images_tab import TEST_MODEL_NOTE, ImageService
 from app.jobs import JobError, JobStore
+from export.images import png_parameters
 from genelive import ChartGenerator
 from genelive.audio import AudioError
 from tests.helpers import click_track, write_audio
+from unclip import Cancelled
+from unclip.tiny import make_tiny_unclip
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -131,12 +135,44 @@ def test_tempo_candidates_for_the_ui(service, song):
     assert bpm == pytest.approx(120, rel=0.01) and rows[0][0] == bpm and note
 
 
+FAST = {"seed": 5, "random_seed": False, "prior_steps": 2, "decoder_steps": 3, "sr_steps": 2,
+        "prior_guidance": 4, "decoder_guidance": 8}  # fmt: skip
+
+
+def test_images_service_jobs_history_and_cancel(tmp_path):
+    service = ImageService(make_tiny_unclip(tmp_path / "tiny"), JobStore(tmp_path / "jobs"))
+    assert TEST_MODEL_NOTE in service.status()
+    session = secrets.token_hex(16)
+    job, shown, _ = service.run(session, "imagine", {"prompt": "a drum", "num_images": 2}, FAST)
+    assert [Path(p).name for p, _ in shown] == ["imagine-000.png", "imagine-001.png"]
+    assert shown[1][1].startswith("seed 6") and TEST_MODEL_NOTE in shown[1][1]
+    assert png_parameters(shown[0][0])["prompt"] == "a drum"
+    assert job.record["status"] == "done" and job.record["results"]["seeds"] == [5, 6]
+    ends = {"a_prompt": "a cat", "a_image": None, "b_prompt": "", "b_image": shown[0][0]}
+    _, strip, _ = service.run(session, "interpolate", {**ends, "frames": 3}, FAST)
+    assert len(strip) == 3 and strip[2][1].startswith("seed 5, t = 1.0")
+
+    def cancel_soon(fraction, what):
+        service.cancel(session)
+
+    with pytest.raises(Cancelled):
+        service.run(session, "vary", {"image": shown[0][0], "num_images": 1}, FAST, cancel_soon)
+    rows = service.history_rows(session)
+    assert [r[2] for r in rows] == ["vary", "interpolate", "imagine"]
+    assert rows[0][5] == "cancelled" and rows[2][3] == "a drum"
+    with pytest.raises(ValueError, match="prompt or an image"):
+        service.run(session, "interpolate", {"a_prompt": "", "a_image": None, "b_prompt": "x",
+                                             "b_image": None, "frames": 3}, FAST)  # fmt: skip
+    assert "No unCLIP model" in ImageService(tmp_path / "none", JobStore(tmp_path)).status()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from app.web import build_app
 
     jobs = tmp_path_factory.mktemp("app-jobs")
-    demo = build_app(jobs_dir=jobs, stytr2_dir=jobs / "no-stytr2")
+    tiny = make_tiny_unclip(tmp_path_factory.mktemp("unclip") / "tiny")
+    demo = build_app(jobs_dir=jobs, stytr2_dir=jobs / "no-stytr2", unclip_dir=tiny)
     demo.queue(max_size=8)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=None)
     yield url
@@ -177,6 +213,15 @@ def test_api_endpoints_with_gradio_client(server, song, tmp_path):
     with pytest.raises(Exception, match="no StyTr² weights"):  # none installed in the test app
         client.predict(session, handle_file(str(picture)), [handle_file(str(picture))], 1.0,
                        False, "", 0, api_name="/stylize")  # fmt: skip
+    status, gallery, files, rows = client.predict(session, "a drum", 2, *FAST.values(),
+                                                  api_name="/imagine")  # fmt: skip
+    assert "done" in status and len(gallery) == len(files) == 2
+    assert png_parameters(files[1])["seed"] == 6 and rows["data"][0][2] == "imagine"
+    _, variations, _, _ = client.predict(session, handle_file(str(picture)), 1, *FAST.values(),
+                                         api_name="/vary")  # fmt: skip
+    assert len(variations) == 1
+    with pytest.raises(Exception, match="prior steps must be"):
+        client.predict(session, "x", 1, 5, False, 1, 3, 2, 4, 8, api_name="/imagine")
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium (apt)")
@@ -214,5 +259,12 @@ def test_in_a_real_browser(server, song, tmp_path):
         page.get_by_role("tab", name="History").click()
         page.get_by_text(job_id).first.wait_for(state="attached", timeout=30_000)
         page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
+        page.get_by_role("tab", name="Images", exact=True).click()
+        page.get_by_text(TEST_MODEL_NOTE).first.wait_for(timeout=10_000)
+        page.get_by_label("Prompt").fill("a neon drum")
+        page.get_by_role("button", name="Make images").click()
+        page.get_by_text("done.").first.wait_for(timeout=90_000)
+        assert page.locator("img[src*='imagine-000.png']").count() >= 1
+        page.screenshot(path=str(tmp_path / "images.png"), full_page=True)
         browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000

@@ -15,7 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import diffusers
 import torch
+import transformers
 from diffusers import PriorTransformer, UNet2DConditionModel, UNet2DModel
 from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from diffusers.schedulers import UnCLIPScheduler
@@ -25,6 +27,10 @@ from transformers import (
     CLIPTokenizer,
     CLIPVisionModelWithProjection,
 )
+
+# Their per-file progress bars would interleave with ours (CLI) and fill the app's log.
+diffusers.utils.logging.disable_progress_bar()
+transformers.utils.logging.disable_progress_bar()
 
 MODEL_INDEX = "model_index.json"
 TINY_MARK = "_genelive_tiny_random"  # model_index.json key of `studio make-tiny-unclip` folders
@@ -135,6 +141,11 @@ class KarloFolder:
             raise UnCLIPModelError(f"{name}: {path} is missing") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise UnCLIPModelError(f"{name}: {path} is not valid JSON ({e})") from None
+
+    def components(self, task: str) -> dict[str, Any]:
+        """Everything `task` needs, loaded (named as diffusers' unCLIP pipelines name them)."""
+        self.require(task)
+        return {name: self.get(name) for name in NEEDS[task]}
 
     def get(self, name: str) -> Any:
         if name not in self._loaded:

@@ -1,0 +1,187 @@
+"""The Images tab: unCLIP from text, variations of an upload, interpolation strips; each result a
+job folder of PNGs with their parameters, cancellable between sampling steps."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from app.charts_tab import ALL_ERRORS, user_error
+from app.jobs import JobStore
+from app.unclip_commands import DEFAULT_UNCLIP
+from unclip import Cancelled, Guidance, Steps, UnCLIP, UnCLIPModelError
+from unclip.components import WHERE_TO_GET
+
+HISTORY_HEADERS = ["job", "created", "task", "what", "seeds", "status"]
+TEST_MODEL_NOTE = "TEST MODEL (random weights): these images are noise, not results"
+
+
+class ImageService:
+    def __init__(self, model_dir: Path | None, store: JobStore):
+        self.store, self.folder, self.pipe, self.problem = store, model_dir, None, None
+        self._cancel: dict[str, threading.Event] = {}
+        if model_dir is not None and Path(model_dir).exists():
+            try:
+                self.pipe = UnCLIP.load(model_dir)
+            except UnCLIPModelError as e:
+                self.problem = str(e)
+
+    def status(self) -> str:
+        if self.pipe is None:
+            why = f" ({self.problem})" if self.problem else ""
+            return (f"**No unCLIP model loaded{why}.** {WHERE_TO_GET} Then restart the app with "
+                    f"`--unclip FOLDER` (default `{DEFAULT_UNCLIP}`).")  # fmt: skip
+        tasks = {"text": "text to image", "image": "variations"}
+        can = ", ".join(tasks[t] for t in self.pipe.folder.tasks())
+        note = f"\n\n**{TEST_MODEL_NOTE}.**" if self.pipe.is_tiny_random else ""
+        return f"unCLIP from `{self.folder}` ({can}).{note}"
+
+    def cancel(self, session: str) -> None:
+        if session in self._cancel:
+            self._cancel[session].set()
+
+    def run(self, session: str, task: str, inputs: dict, settings: dict, progress=None):
+        """One request → (job, [(png path, caption)], notices)."""
+        if self.pipe is None:
+            raise UnCLIPModelError(f"no unCLIP model is loaded. {WHERE_TO_GET}")
+        steps = Steps(*(int(settings[k]) for k in ("prior_steps", "decoder_steps", "sr_steps")))
+        guidance = Guidance(float(settings["prior_guidance"]), float(settings["decoder_guidance"]))
+        seed = (
+            None if settings["random_seed"] or settings["seed"] is None else int(settings["seed"])
+        )
+        params = {"task": task, **{k: _label(v) for k, v in inputs.items()}, "seed": seed,
+                  "steps": steps.__dict__, "guidance": guidance.__dict__}  # fmt: skip
+        job = self.store.new(session, "image", params)
+        cancel = self._cancel[session] = threading.Event()
+        try:
+            result = self._call(task, inputs, seed, steps, guidance, progress, cancel)
+            paths = result.save(job.folder, task)
+        except BaseException as e:
+            job.record.update(status="cancelled" if isinstance(e, Cancelled) else "failed",
+                              error=str(e)[:500])  # fmt: skip
+            job.save()
+            raise
+        finally:
+            self._cancel.pop(session, None)
+        seeds = [p["seed"] for p in result.parameters]
+        results = {"images": [p.name for p in paths], "seeds": seeds, "notices": result.notices}
+        job.record.update(status="done", results=results)
+        job.save()
+        tag = f" — {TEST_MODEL_NOTE}" if self.pipe.is_tiny_random else ""
+        labels = [_caption(p) + tag for p in result.parameters]
+        return job, list(zip(map(str, paths), labels, strict=True)), result.notices
+
+    def _call(self, task, inputs, seed, steps, guidance, progress, cancel):
+        common = {"seed": seed, "steps": steps, "guidance": guidance, "progress": progress,
+                  "cancel": cancel}  # fmt: skip
+        if task == "imagine":
+            return self.pipe.text_to_image(inputs["prompt"] or "", int(inputs["num_images"]),
+                                           **common)  # fmt: skip
+        if task == "vary":
+            if not inputs["image"]:
+                raise ValueError("upload an image to vary")
+            return self.pipe.variations(inputs["image"], int(inputs["num_images"]), **common)
+        ends = [inputs[f"{e}_image"] or (inputs[f"{e}_prompt"] or "").strip() for e in "ab"]
+        if not all(ends):
+            raise ValueError("give each end a prompt or an image")
+        return self.pipe.interpolate(ends[0], ends[1], int(inputs["frames"]), **common)
+
+    def history_rows(self, session: str) -> list[list]:
+        rows = []
+        for r in self.store.history(session, "image"):
+            p, res = r["params"], r.get("results", {})
+            what = (
+                p.get("prompt") or p.get("image") or f"{p.get('a_prompt') or p.get('a_image')} → "
+            )
+            what += "" if p["task"] != "interpolate" else str(p.get("b_prompt") or p.get("b_image"))
+            rows.append([r["id"], r["created"], p["task"], what[:80],
+                         ", ".join(map(str, res.get("seeds", []))), r["status"]])  # fmt: skip
+        return rows
+
+
+def _label(value):
+    return Path(value).name if isinstance(value, str) and Path(value).is_file() else value
+
+
+def _caption(params: dict) -> str:
+    return f"seed {params['seed']}" + (f", t = {params['t']}" if "t" in params else "")
+
+
+def build_images_tab(service: ImageService, session) -> tuple:
+    """Builds the tab; returns (fn, inputs, outputs) that fill its history table."""
+    gr.Markdown(service.status())
+    with gr.Tabs():
+        with gr.Tab("From text"):
+            prompt = gr.Textbox(label="Prompt", lines=2, max_lines=6)
+            num_text = gr.Slider(1, 4, value=1, step=1, label="Images (image i uses seed + i)")
+            make = gr.Button("Make images", variant="primary")
+        with gr.Tab("Variations"):
+            image = gr.Image(label="Image", type="filepath", sources=["upload"])
+            num_vary = gr.Slider(1, 4, value=2, step=1, label="Variations")
+            vary = gr.Button("Make variations", variant="primary")
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                a_prompt, b_prompt = (
+                    gr.Textbox(label="From: prompt"),
+                    gr.Textbox(label="To: prompt"),
+                )
+            with gr.Row():
+                a_image = gr.Image(label="…or from: image", type="filepath", sources=["upload"])
+                b_image = gr.Image(label="…or to: image", type="filepath", sources=["upload"])
+            frames = gr.Slider(2, 12, value=5, step=1, label="Frames (ends included, same noise)")
+            interpolate = gr.Button("Interpolate", variant="primary")
+    with gr.Accordion("Seed, steps and guidance", open=False), gr.Row():
+        seed = gr.Number(label="Seed", value=0, precision=0, minimum=0)
+        random_seed = gr.Checkbox(label="Random seed", value=True)
+        prior_steps = gr.Slider(2, 50, value=25, step=1, label="Prior steps")
+        decoder_steps = gr.Slider(2, 100, value=25, step=1, label="Decoder steps")
+        sr_steps = gr.Slider(2, 20, value=7, step=1, label="Super-res steps")
+        prior_guidance = gr.Slider(1, 20, value=4, step=0.5, label="Prior guidance")
+        decoder_guidance = gr.Slider(1, 20, value=8, step=0.5, label="Decoder guidance")
+    cancel = gr.Button("Cancel", variant="stop")
+    status = gr.Markdown()
+    gallery = gr.Gallery(label="Images (PNG with parameters)", columns=4, height=360)
+    files = gr.File(label="PNGs", file_count="multiple", interactive=False)
+    history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your images", interactive=False)
+    settings = [seed, random_seed, prior_steps, decoder_steps, sr_steps, prior_guidance,
+                decoder_guidance]  # fmt: skip
+    keys = ["seed", "random_seed", "prior_steps", "decoder_steps", "sr_steps", "prior_guidance",
+            "decoder_guidance"]  # fmt: skip
+
+    def handler(task: str, names: list[str]):
+        def run(session_id, *values, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+            inputs = dict(zip(names, values[: len(names)], strict=True))
+            chosen = dict(zip(keys, values[len(names) :], strict=True))
+            try:
+                report = lambda f, what: progress(f, desc=what)  # noqa: E731
+                job, shown, notices = service.run(session_id, task, inputs, chosen, report)
+            except Cancelled:
+                return "Cancelled.", None, None, service.history_rows(session_id)
+            except (*ALL_ERRORS, UnCLIPModelError) as e:
+                raise user_error(e) from None
+            text = f"Job `{job.id}` done." + "".join(f"  \nNote: {n}" for n in notices)
+            paths = [p for p, _ in shown]
+            return text, shown, paths, service.history_rows(session_id)
+
+        return run
+
+    outputs = [status, gallery, files, history]
+    for button, task, names, fields, api in (
+        (make, "imagine", ["prompt", "num_images"], [prompt, num_text], "imagine"),
+        (vary, "vary", ["image", "num_images"], [image, num_vary], "vary"),
+        (interpolate, "interpolate", ["a_prompt", "a_image", "b_prompt", "b_image", "frames"],
+         [a_prompt, a_image, b_prompt, b_image, frames], "interpolate"),
+    ):  # fmt: skip
+        button.click(handler(task, names), [session, *fields, *settings], outputs, api_name=api,
+                     concurrency_id="unclip", concurrency_limit=1)  # fmt: skip
+    cancel.click(service.cancel, session, None, api_name=False)
+
+    def rows(session_id):
+        try:
+            return service.history_rows(session_id)
+        except ALL_ERRORS:
+            return []
+
+    return rows, session, history
