@@ -54,7 +54,8 @@ class JobStore:
         folder = self.root / job_id
         folder.mkdir(parents=True)
         job = Job(folder, {"id": job_id, "session": session, "kind": kind,
-                           "created": time.strftime("%Y-%m-%d %H:%M:%S"), "status": "running",
+                           "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                           "created_ns": time.time_ns(), "status": "running",
                            "params": params, "results": {}})  # fmt: skip
         job.save()
         return job
@@ -75,14 +76,15 @@ class JobStore:
         """This session's jobs, newest first."""
         check_session(session)
         out = []
-        for sidecar in sorted(self.root.glob(f"*/{SIDECAR}"), reverse=True):
+        for sidecar in self.root.glob(f"*/{SIDECAR}"):
             try:
                 record = json.loads(sidecar.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue  # a job being written, or damaged: not history
             if record.get("session") == session and kind in (None, record.get("kind")):
                 out.append(record)
-        return out
+        # Ids sort by the second only; jobs started within one second sort by their clock.
+        return sorted(out, key=lambda r: (r.get("created_ns", 0), r["id"]), reverse=True)
 
 
 def check_session(session: str) -> str:

@@ -203,3 +203,21 @@ def test_cli_writes_pngs_with_parameters_and_redoes_one_from_its_png(model_dir, 
     assert "--steps takes 3 values" in capsys.readouterr().err
     assert main(["vary", str(files[0]), "-o", str(out), "--model", str(tmp_path / "none")]) == 2
     assert "no such model folder" in capsys.readouterr().err
+
+
+def test_the_image_variation_layout_loads_and_says_what_it_cannot_do(model_dir, tmp_path, picture):
+    """fusing/karlo-image-variations-diffusers: no prior, an image encoder instead."""
+    folder = tmp_path / "variations"
+    shutil.copytree(model_dir, folder)
+    for name in ("prior", "prior_scheduler"):
+        shutil.rmtree(folder / name)
+    index = json.loads((folder / "model_index.json").read_text())
+    for name in ("prior", "prior_scheduler", "_genelive_tiny_random"):
+        index.pop(name)
+    index["_class_name"] = "UnCLIPImageVariationPipeline"
+    (folder / "model_index.json").write_text(json.dumps(index))
+    u = UnCLIP.load(folder)
+    assert u.folder.tasks() == ["image"] and not u.is_tiny_random
+    assert len(u.variations(picture, seed=1, steps=FAST).images) == 1
+    with pytest.raises(UnCLIPModelError, match=r"text-to-image needs .*prior, prior_scheduler"):
+        u.text_to_image("a cat", steps=FAST)
