@@ -263,7 +263,7 @@ class UnCLIP:
 
     # ---- encoders ----------------------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def encode_text(self, prompts: Sequence[str]) -> tuple[TextCondition, list[str]]:
         """CLIP text features; prompts longer than 77 tokens are cut, with a notice saying what
         was dropped."""
@@ -280,7 +280,7 @@ class UnCLIP:
         embeds, hidden = self.nets.text(batch.input_ids)
         return TextCondition(embeds, hidden, batch.attention_mask.bool().to(self.device)), notices
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def encode_image(self, image) -> torch.Tensor:
         """A path or PIL image → its CLIP image embedding (1, D)."""
         self.folder.require("image")
@@ -290,7 +290,7 @@ class UnCLIP:
 
     # ---- the three stages --------------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _prior(self, cond, uncond, gens, steps, scale, track) -> torch.Tensor:
         scheduler = copy.deepcopy(self.folder.get("prior_scheduler"))
         embeds, hidden, mask = _with_uncond(cond, uncond)
@@ -307,7 +307,7 @@ class UnCLIP:
         latents = self._denoise("prior", scheduler, steps, latents, gens, predict, track)
         return self.nets.prior_unnormalise(latents)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _render(self, image_embeds, cond, uncond, gens, steps, guidance, track) -> torch.Tensor:
         """(1, D) image embedding → (1, 3, 256, 256) in [0, 1]: decoder, then super-res."""
         small = self._decode(image_embeds, cond, uncond, gens, steps.decoder, guidance.decoder,
