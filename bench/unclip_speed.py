@@ -3,8 +3,9 @@ the same components, time and peak memory, in one run.
 
 Models: `make-tiny-unclip` "tiny" (32-wide, 32 → 64 px) and "mid" (1/8 of Karlo v1's widths at
 Karlo's depths, 64 → 256 px), random weights (speed does not depend on them). Steps 25/25/7 and
-guidance 4/8 (Karlo's defaults). Each row runs in a fresh process (its own peak RSS), 2 threads;
-the time is the median of `--repeats` generations after loading (loading is reported apart).
+guidance 4/8 (Karlo's defaults), 2 threads. Time: the median of `--repeats` generations, the two
+pipelines interleaved in one process over the same loaded components. Peak memory: a fresh
+process per pipeline that loads the components and makes one image.
 
     .venv/bin/python bench/unclip_speed.py [--sizes tiny mid] [--steps 25,25,7] [--repeats 3]
 """
@@ -28,36 +29,47 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 PROMPT = "key art of a neon drum stage, rhythm game"
 
 
-def run(path: str, model: str, steps: list[int], repeats: int) -> dict:
+def generators(model: str, steps: list[int]) -> tuple[dict, float]:
+    """Both pipelines over one set of loaded components: {"ours": fn, "diffusers": fn}."""
     import torch
 
     torch.set_num_threads(2)
+    from diffusers.pipelines.deprecated import UnCLIPPipeline
+
     from unclip import Steps, UnCLIP
 
     start = time.perf_counter()
     ours = UnCLIP.load(model, device="cpu")
-    parts = ours.folder.components("text")
+    pipe = UnCLIPPipeline(**ours.folder.components("text"))
     load_s = time.perf_counter() - start
-    if path == "ours":
-        generate = lambda: ours.text_to_image(PROMPT, seed=0, steps=Steps(*steps))  # noqa: E731
-    else:
-        from diffusers.pipelines.deprecated import UnCLIPPipeline
+    pipe.set_progress_bar_config(disable=True)
+    return {
+        "ours": lambda: ours.text_to_image(PROMPT, seed=0, steps=Steps(*steps)),
+        "diffusers": lambda: pipe(PROMPT, prior_num_inference_steps=steps[0],
+                                  decoder_num_inference_steps=steps[1],
+                                  super_res_num_inference_steps=steps[2], output_type="np",
+                                  generator=torch.Generator("cpu").manual_seed(0)),
+    }, load_s  # fmt: skip
 
-        pipe = UnCLIPPipeline(**parts)
-        pipe.set_progress_bar_config(disable=True)
-        generate = lambda: pipe(PROMPT, prior_num_inference_steps=steps[0],  # noqa: E731
-                                decoder_num_inference_steps=steps[1],
-                                super_res_num_inference_steps=steps[2], output_type="np",
-                                generator=torch.Generator("cpu").manual_seed(0))  # fmt: skip
-    times = []
+
+def run_timing(model: str, steps: list[int], repeats: int) -> dict:
+    """Median seconds per image of each pipeline, runs interleaved (ours, diffusers, ours, ...)
+    so that drift in the machine's speed hits both alike."""
+    fns, load_s = generators(model, steps)
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        generate()
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    peak_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"path": path, "seconds": round(seconds, 2), "load_s": round(load_s, 1),
-            "peak_rss_mib": peak_mib}  # fmt: skip
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: round(statistics.median(t), 2) for name, t in times.items()} | {"load_s": load_s}
+
+
+def run_memory(path: str, model: str, steps: list[int]) -> dict:
+    """Peak RSS of a process that loads the components and makes one image with `path`."""
+    fns, _ = generators(model, steps)
+    fns[path]()
+    return {"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> None:
@@ -69,28 +81,36 @@ def main() -> None:
     args = parser.parse_args()
     steps = [int(x) for x in args.steps.split(",")]
     if args.child:
-        print(json.dumps(run(args.child[0], args.child[1], steps, args.repeats)))
+        path, model = args.child
+        if path == "timing":
+            print(json.dumps(run_timing(model, steps, args.repeats)))
+        else:
+            print(json.dumps(run_memory(path, model, steps)))
         return
     from unclip.tiny import make_tiny_unclip
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            model = make_tiny_unclip(Path(tmp) / size, size=size)
+            model = str(make_tiny_unclip(Path(tmp) / size, size=size))
+            timing = _child("timing", model, args)
             for path in ("ours", "diffusers"):
-                cmd = [sys.executable, __file__, "--child", path, str(model), "--steps", args.steps,
-                       "--repeats", str(args.repeats)]  # fmt: skip
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-                rows.append({"size": size, **json.loads(out.strip().splitlines()[-1])})
+                rows.append({"size": size, "path": path, "seconds": timing[path],
+                             **_child(path, model, args)})  # fmt: skip
                 print(rows[-1], file=sys.stderr)
-    print(f"# unCLIP, 1 image, steps {args.steps}, median of {args.repeats}; "
+    print(f"# unCLIP, 1 image, steps {args.steps}, median of {args.repeats} interleaved runs; "
           f"{platform.machine()}, 2 threads, {date.today()}")  # fmt: skip
-    print("| model | pipeline | s / image | load s | peak RSS MiB |")
-    print("|---|---|---|---|---|")
+    print("| model | pipeline | s / image | peak RSS MiB |")
+    print("|---|---|---|---|")
     for r in rows:
-        print(
-            f"| {r['size']} | {r['path']} | {r['seconds']} | {r['load_s']} | {r['peak_rss_mib']} |"
-        )
+        print(f"| {r['size']} | {r['path']} | {r['seconds']} | {r['peak_rss_mib']} |")
+
+
+def _child(path: str, model: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", path, model, "--steps", args.steps,
+           "--repeats", str(args.repeats)]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -105,6 +105,8 @@ class KarloFolder:
         self.index = self._read_index()
         self.present = {name for name in COMPONENTS if (self.folder / name).is_dir()}
         self._loaded: dict[str, Any] = {}
+        self._configs: dict[str, dict] = {}
+        self._checked: set[str] = set()  # tasks whose files and configs passed `require`
 
     @property
     def is_tiny_random(self) -> bool:
@@ -116,6 +118,8 @@ class KarloFolder:
 
     def require(self, task: str) -> None:
         """Every component `task` needs is present, complete and consistent, else an error."""
+        if task in self._checked:
+            return
         missing = [name for name in NEEDS[task] if name not in self.present]
         if missing:
             what = "text-to-image" if task == "text" else "image variations and image inputs"
@@ -126,9 +130,15 @@ class KarloFolder:
         for name in NEEDS[task]:
             self._check_files(name)
         check_consistent(self, NEEDS[task])
+        self._checked.add(task)
 
     def config(self, name: str) -> dict:
-        """A component's own config file, read without loading its weights."""
+        """A component's own config file, read (once) without loading its weights."""
+        if name not in self._configs:
+            self._configs[name] = self._read_config(name)
+        return self._configs[name]
+
+    def _read_config(self, name: str) -> dict:
         files = {
             "tokenizer": "tokenizer_config.json",
             "feature_extractor": "preprocessor_config.json",
