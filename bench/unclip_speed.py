@@ -3,9 +3,10 @@ the same components, time and peak memory, in one run.
 
 Models: `make-tiny-unclip` "tiny" (32-wide, 32 → 64 px) and "mid" (1/8 of Karlo v1's widths at
 Karlo's depths, 64 → 256 px), random weights (speed does not depend on them). Steps 25/25/7 and
-guidance 4/8 (Karlo's defaults), 2 threads. Time: the median of `--repeats` generations, the two
-pipelines interleaved in one process over the same loaded components. Peak memory: a fresh
-process per pipeline that loads the components and makes one image.
+guidance 4/8 (Karlo's defaults), 2 threads. Time: the median of `--repeats` generations after a
+warm-up, the two pipelines interleaved (order alternating) in one process over the same
+components. Peak memory: a fresh process per pipeline that loads the components and makes one
+image.
 
     .venv/bin/python bench/unclip_speed.py [--sizes tiny mid] [--steps 25,25,7] [--repeats 3]
 """
@@ -53,12 +54,14 @@ def generators(model: str, steps: list[int]) -> tuple[dict, float]:
 
 
 def run_timing(model: str, steps: list[int], repeats: int) -> dict:
-    """Median seconds per image of each pipeline, runs interleaved (ours, diffusers, ours, ...)
-    so that drift in the machine's speed hits both alike."""
+    """Median seconds per image of each pipeline after one warm-up run each, runs interleaved
+    with the order alternating, so that drift in the machine's speed hits both alike."""
     fns, load_s = generators(model, steps)
+    for fn in fns.values():
+        fn()  # first-call costs (oneDNN kernels for each shape, allocator growth)
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    for i in range(repeats):
+        for name, fn in sorted(fns.items(), reverse=bool(i % 2)):
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
