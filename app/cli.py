@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from app import commands
+from app.export_commands import add_export_parser
 from app.unclip_commands import add_unclip_parsers
 
 
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=commands.run_style)
 
     add_unclip_parsers(sub)
+    add_export_parser(sub)
 
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")

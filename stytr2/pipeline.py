@@ -29,6 +29,7 @@ from PIL import Image
 
 from export.folder import ModelFolderError, load_model_folder
 from export.images import open_image, to_image, to_tensor
+from stytr2.backends import OnnxStyleNets, TorchStyleNets
 from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.official import WHERE_TO_GET
 
@@ -38,17 +39,23 @@ TILE_ABOVE_PX = 1024
 
 
 class StyleTransfer:
-    def __init__(self, net: StyTr2Net, folder: Path):
-        self.net, self.folder = net.eval(), Path(folder)
-        self.multiple = net.config.patch
+    def __init__(self, nets: TorchStyleNets | OnnxStyleNets, folder: Path):
+        self.nets, self.folder = nets, Path(folder)
+        self.multiple = nets.config.patch
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> StyleTransfer:
+    def load(cls, model_dir: str | Path, backend: str = "torch", device: str = "auto"):
+        """A StyTr² folder (`import-stytr2`), or with backend="onnx" the folder `studio export
+        stytr2` wrote (its graphs are checked against the manifest's hashes first)."""
         folder = Path(model_dir)
+        if backend == "onnx":
+            return cls(OnnxStyleNets(folder, device), folder)
+        if backend != "torch":
+            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         if not (folder / "config.json").is_file():
             raise ModelFolderError(f"{folder}: no StyTr² model here. {WHERE_TO_GET}")
         _, net = load_model_folder(folder, StyTr2Config, StyTr2Net)
-        return cls(net, folder)
+        return cls(TorchStyleNets(net), folder)
 
     @torch.inference_mode()
     def __call__(
@@ -79,7 +86,7 @@ class StyleTransfer:
                 if tile_px and max(style_image.size) > tile_px:
                     # Each tile attends to every style token: keep the style at tile scale.
                     style_image = _fit(style_image, tile_px)
-                emb_styles.append((weight, self.net.embedding(self._pad(to_tensor(style_image)))))
+                emb_styles.append((weight, self.nets.embed(self._pad(to_tensor(style_image)))))
         if tile_px:
             out = self._tiled(x, emb_styles, alpha, int(tile_px), progress)
         else:
@@ -92,11 +99,11 @@ class StyleTransfer:
     def _stylise(self, x: torch.Tensor, emb_styles: list, alpha: float) -> torch.Tensor:
         """(1, 3, H, W) content → (1, 3, H, W) output, any H, W."""
         h, w = x.shape[-2:]
-        emb_c = self.net.embedding(self._pad(x))
-        hs = sum(weight * self.net.transformer(emb_c, emb_s) for weight, emb_s in emb_styles)
+        emb_c = self.nets.embed(self._pad(x))
+        hs = sum(weight * self.nets.transform(emb_c, emb_s) for weight, emb_s in emb_styles)
         if alpha < 1.0:
-            hs = alpha * hs + (1 - alpha) * self.net.transformer(emb_c, emb_c)
-        return self.net.decoder(hs)[..., :h, :w]
+            hs = alpha * hs + (1 - alpha) * self.nets.transform(emb_c, emb_c)
+        return self.nets.decode(hs)[..., :h, :w]
 
     def _tiled(self, x, emb_styles: list, alpha: float, tile: int, progress=None) -> torch.Tensor:
         if tile < 4 * self.multiple or tile <= TILE_OVERLAP_PX:

@@ -42,7 +42,7 @@ def test_studio_style_writes_exactly_the_network_output(model_dir, transfer, tmp
     with torch.inference_mode():
         c = to_tensor(open_image(FIXTURE / "content.png"))
         s = to_tensor(open_image(FIXTURE / "style.png"))
-        expected = np.asarray(to_image(transfer.net(c, s)["image"]))
+        expected = np.asarray(to_image(transfer.nets.net(c, s)["image"]))
     with Image.open(out) as written:
         assert np.array_equal(np.asarray(written), expected)
         params = json.loads(written.info["parameters"])

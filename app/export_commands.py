@@ -1,0 +1,38 @@
+"""`studio export`: networks to ONNX, each verified against PyTorch, with a manifest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from export.onnx import DEFAULT_OPSET, EXPORTERS, ExportError
+
+
+def add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="export networks to ONNX, verified, with a manifest")
+    p.add_argument("what", choices=["stytr2"], help="which pipeline's networks")
+    p.add_argument("--model", type=Path, required=True, help="the PyTorch model folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="export folder")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    p.add_argument("--exporter", choices=EXPORTERS, default="dynamo")
+    p.set_defaults(run=run_export)
+
+
+def run_export(args) -> dict:
+    from stytr2.backends import graph_specs
+
+    specs = graph_specs(args.model)
+    try:
+        manifest = export_all(specs, args)
+    except ExportError as e:
+        print(f"export failed: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return {"folder": str(args.output), "graphs": sorted(manifest["graphs"])}
+
+
+def export_all(specs, args) -> dict:
+    from export.onnx import export_graphs
+
+    report = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    return export_graphs(specs, args.output, opset=args.opset, exporter=args.exporter,
+                         report=report)  # fmt: skip

@@ -1,0 +1,107 @@
+"""ONNX export: verified graphs, the manifest, reruns, tampering, and StyTr² on onnxruntime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.cli import main
+from export.folder import ModelFolderError, save_model_folder
+from export.onnx import ExportError, GraphSpec, export_graphs, read_manifest, verified_graph
+from stytr2 import StyleTransfer
+from stytr2.model import StyTr2Config, StyTr2Net
+
+SMALL = StyTr2Config(d_model=32, heads=4, ffn=64, encoder_layers=1, decoder_layers=1)
+
+
+@pytest.fixture(scope="module")
+def stytr2_model(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_model_folder(tmp_path_factory.mktemp("m") / "stytr2", SMALL, StyTr2Net(SMALL))
+
+
+@pytest.fixture(scope="module")
+def exported(stytr2_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onnx") / "export"
+    assert main(["export", "stytr2", "--model", str(stytr2_model), "-o", str(out)]) == 0
+    return out
+
+
+def test_export_writes_a_manifest_with_hashes_versions_and_errors(exported):
+    graphs = read_manifest(exported)["graphs"]
+    assert sorted(graphs) == ["stytr2/decoder", "stytr2/embedding", "stytr2/transformer"]
+    entry = graphs["stytr2/transformer"]
+    assert entry["opset"] == 18 and entry["exporter"] == "dynamo"
+    assert set(entry["versions"]) == {"torch", "onnx", "onnxruntime-gpu"}
+    assert "model.onnx" in entry["files"] and all(len(h) == 64 for h in entry["files"].values())
+    assert [i["name"] for i in entry["inputs"]] == ["content", "style"]
+    assert entry["inputs"][0]["shape"][0] == "batch" and entry["inputs"][1]["dtype"] == "float32"
+    assert 0 <= entry["max_abs_error"]["second_shape"] <= entry["tolerance"]["atol"]
+
+
+def test_a_rerun_skips_what_is_done(exported, stytr2_model, capsys):
+    before = read_manifest(exported)
+    assert main(["export", "stytr2", "--model", str(stytr2_model), "-o", str(exported)]) == 0
+    assert capsys.readouterr().err.count("up to date, skipped") == 3
+    assert read_manifest(exported) == before
+
+
+def test_style_transfer_on_onnxruntime_equals_pytorch(exported, stytr2_model):
+    rng = np.random.default_rng(0)
+    content = Image.fromarray(rng.integers(0, 255, (70, 53, 3), dtype=np.uint8))
+    style = Image.fromarray(rng.integers(0, 255, (40, 96, 3), dtype=np.uint8))
+    options = {"alpha": 0.7, "style_weights": [1, 2]}
+    torch_out = StyleTransfer.load(stytr2_model)(content, [style, content], **options)
+    onnx_transfer = StyleTransfer.load(exported, backend="onnx")
+    assert onnx_transfer.nets.backend == "onnx"
+    onnx_out = onnx_transfer(content, [style, content], **options)
+    diff = np.abs(np.asarray(onnx_out, np.int16) - np.asarray(torch_out, np.int16))
+    assert onnx_out.size == (53, 70) and diff.max() <= 1  # 8-bit rounding of 1e-6 differences
+
+
+def test_tampered_or_truncated_graphs_are_refused(exported, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    data = copy / "stytr2" / "decoder" / "model.onnx.data"
+    raw = bytearray(data.read_bytes())
+    raw[100] ^= 1
+    data.write_bytes(bytes(raw))
+    with pytest.raises(ModelFolderError, match="SHA-256 does not match"):
+        StyleTransfer.load(copy, backend="onnx")
+    (copy / "stytr2" / "embedding" / "model.onnx").write_bytes(b"")
+    with pytest.raises(ModelFolderError, match=r"embedding.*SHA-256"):
+        verified_graph(copy, "stytr2/embedding")
+    (copy / "manifest.json").write_text("{")
+    with pytest.raises(ModelFolderError, match="not a valid export manifest"):
+        StyleTransfer.load(copy, backend="onnx")
+
+
+class ShapeDependent(torch.nn.Module):
+    """Right at the export shape only: its width is baked in as a constant."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"y": x * float(x.shape[-1])}
+
+
+def test_a_failing_check_leaves_nothing_and_says_why(tmp_path):
+    spec = GraphSpec("toy", ShapeDependent(), {"x": torch.ones(2, 5)}, {"x": torch.ones(3, 7)},
+                     ["y"], {"x": {0: "batch", 1: "width"}, "y": {0: "batch", 1: "width"}},
+                     {"v": 1})  # fmt: skip
+    with pytest.raises(ExportError, match=r"toy: onnxruntime differs from PyTorch at .*\(3, 7\)"):
+        export_graphs([spec], tmp_path / "out", exporter="legacy", report=lambda _: None)
+    assert not (tmp_path / "out" / "toy").exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+
+
+def test_cli_says_what_is_wrong(tmp_path, capsys):
+    assert main(["export", "stytr2", "--model", str(tmp_path / "none"), "-o", str(tmp_path)]) == 2
+    assert "config.json" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text(json.dumps({"graphs": {}}))
+    with pytest.raises(ModelFolderError, match="no graph 'stytr2/embedding'"):
+        StyleTransfer.load(tmp_path, backend="onnx")
