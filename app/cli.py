@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--style-weights", type=float, nargs="+", default=None, help="one weight per style"
     )
     p.add_argument("--size", type=int, default=None, help="scale the longer side to N px")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: --model is a folder `studio export stytr2` wrote")  # fmt: skip
     p.set_defaults(run=commands.run_style)
 
     add_unclip_parsers(sub)

@@ -197,7 +197,7 @@ def run_style(args) -> None:
 
     if args.output.suffix.lower() != ".png":
         raise ValueError(f"{args.output}: write a .png (parameters are embedded in it)")
-    image = StyleTransfer.load(args.model)(
+    image = StyleTransfer.load(args.model, backend=args.backend)(
         args.content,
         args.style,
         alpha=args.alpha,
@@ -214,6 +214,7 @@ def run_style(args) -> None:
         "style_weights": args.style_weights,
         "size": args.size,
         "model": str(args.model),
+        "backend": args.backend,
     }
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)

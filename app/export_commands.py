@@ -10,8 +10,9 @@ from export.onnx import DEFAULT_OPSET, EXPORTERS, ExportError
 
 def add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="export networks to ONNX, verified, with a manifest")
-    p.add_argument("what", choices=["stytr2"], help="which pipeline's networks")
-    p.add_argument("--model", type=Path, required=True, help="the PyTorch model folder")
+    p.add_argument("what", choices=["stytr2", "unclip"], help="which pipeline's networks")
+    p.add_argument("--model", type=Path, required=True,
+                   help="the PyTorch model folder (import-stytr2's; a Karlo folder)")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, required=True, help="export folder")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     p.add_argument("--exporter", choices=EXPORTERS, default="dynamo")
@@ -19,15 +20,24 @@ def add_export_parser(sub) -> None:
 
 
 def run_export(args) -> dict:
-    from stytr2.backends import graph_specs
-
-    specs = graph_specs(args.model)
+    specs = _specs(args.what, args.model)
     try:
         manifest = export_all(specs, args)
     except ExportError as e:
         print(f"export failed: {e}", file=sys.stderr)
         raise SystemExit(1) from None
     return {"folder": str(args.output), "graphs": sorted(manifest["graphs"])}
+
+
+def _specs(what: str, model: Path) -> list:
+    if what == "stytr2":
+        from stytr2.backends import graph_specs
+
+        return graph_specs(model)
+    from unclip.components import KarloFolder, resolve_model
+    from unclip.nets import graph_specs
+
+    return graph_specs(KarloFolder(resolve_model(model)))
 
 
 def export_all(specs, args) -> dict:

@@ -56,6 +56,8 @@ def _common(p: argparse.ArgumentParser, stages: str, guidance: str) -> None:
     p.add_argument("--steps", default=None, help=f"steps per stage, {stages} (default 25,25,7)")
     p.add_argument("--guidance", default=None, help=f"guidance scales, {guidance} (default 4,8)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: --model is a folder `studio export unclip` wrote")  # fmt: skip
 
 
 def _numbers(text: str | None, names: tuple[str, ...], kind: type, flag: str) -> dict:
@@ -82,7 +84,7 @@ def _load(args):
     from unclip import UnCLIP
 
     model = args.model or DEFAULT_UNCLIP
-    pipe = UnCLIP.load(model, device=args.device)
+    pipe = UnCLIP.load(model, backend=args.backend, device=args.device)
     if pipe.is_tiny_random:
         print(f"note: {model} is a random-weight test model; its images are noise", file=sys.stderr)
     return pipe

@@ -49,7 +49,7 @@ class GraphSpec:
     """One network to export. `module.forward(**inputs)` returns a tensor or a dict of them."""
 
     name: str  # folder under OUT_DIR, e.g. "stytr2" or "unclip/decoder"
-    module: torch.nn.Module
+    module: torch.nn.Module | None
     example: dict[str, torch.Tensor]  # export shapes: ≥ 2 and distinct on every dynamic axis
     second: dict[str, torch.Tensor]  # another shape on every dynamic axis, for verification
     outputs: list[str]
@@ -58,6 +58,12 @@ class GraphSpec:
     atol: float = 1e-4
     rtol: float = 1e-3
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written beside the graph
+
+    @classmethod
+    def files_only(cls, name: str, files: dict[str, bytes], source: dict) -> GraphSpec:
+        """No network: files a pipeline needs beside its graphs (tokenizer, scheduler configs),
+        copied and hashed like a graph's."""
+        return cls(name, None, {}, {}, [], {}, source, extra_files=files)
 
 
 def file_sha256(path: Path) -> str:
@@ -132,10 +138,13 @@ def export_graphs(
         start = time.perf_counter()
         manifest["graphs"][spec.name] = _export_one(spec, out_dir, opset, exporter)
         write_json_atomic(out_dir / MANIFEST, manifest)
-        err = manifest["graphs"][spec.name]["max_abs_error"]
+        err = manifest["graphs"][spec.name].get("max_abs_error")
         seconds = time.perf_counter() - start
-        report(f"{spec.name}: exported and verified in {seconds:.1f} s (max abs error "
-               f"{err['export_shape']:.2e} / {err['second_shape']:.2e})")  # fmt: skip
+        if err is None:
+            report(f"{spec.name}: copied")
+        else:
+            report(f"{spec.name}: exported and verified in {seconds:.1f} s (max abs error "
+                   f"{err['export_shape']:.2e} / {err['second_shape']:.2e})")  # fmt: skip
     return manifest
 
 
@@ -155,6 +164,12 @@ def _export_one(spec: GraphSpec, out_dir: Path, opset: int, exporter: str) -> di
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        if spec.module is None:
+            for rel, data in spec.extra_files.items():
+                (tmp / rel).write_bytes(data)
+            files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            _replace(tmp, target)
+            return {"files": files, "source": spec.source, "opset": opset, "exporter": exporter}
         module = spec.module.eval()
         _export(module, spec, tmp / GRAPH_FILE, opset, exporter)
         io_spec = _check_graph(tmp / GRAPH_FILE, spec)
@@ -164,9 +179,7 @@ def _export_one(spec: GraphSpec, out_dir: Path, opset: int, exporter: str) -> di
         for rel, data in spec.extra_files.items():
             (tmp / rel).write_bytes(data)
         files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        _replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -182,6 +195,12 @@ def _export_one(spec: GraphSpec, out_dir: Path, opset: int, exporter: str) -> di
         "max_abs_error": {k: v[0] for k, v in errors.items()},
         "max_rel_error": {k: v[1] for k, v in errors.items()},
     }
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
 
 
 def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> None:

@@ -105,3 +105,30 @@ def test_cli_says_what_is_wrong(tmp_path, capsys):
     (tmp_path / "manifest.json").write_text(json.dumps({"graphs": {}}))
     with pytest.raises(ModelFolderError, match="no graph 'stytr2/embedding'"):
         StyleTransfer.load(tmp_path, backend="onnx")
+
+
+def test_unclip_on_onnxruntime_equals_pytorch(tmp_path):
+    from unclip import Steps, UnCLIP
+    from unclip.tiny import make_tiny_unclip
+
+    model = make_tiny_unclip(tmp_path / "tiny")
+    out = tmp_path / "onnx"
+    assert main(["export", "unclip", "--model", str(model), "-o", str(out)]) == 0
+    graphs = read_manifest(out)["graphs"]
+    assert {"unclip/prior", "unclip/decoder", "unclip/super_res_last", "unclip/image_encoder",
+            "unclip/tokenizer"} <= set(graphs)  # fmt: skip
+    assert (
+        max(g["max_abs_error"]["second_shape"] for g in graphs.values() if "max_abs_error" in g)
+        < 1e-4
+    )
+    steps = Steps(7, 25, 7)
+    torch_pipe, onnx_pipe = UnCLIP.load(model), UnCLIP.load(out, backend="onnx")
+    assert onnx_pipe.is_tiny_random and type(onnx_pipe.nets).__name__ == "OnnxNets"
+    a = torch_pipe.text_to_image("a drum", seed=3, steps=steps)
+    b = onnx_pipe.text_to_image("a drum", seed=3, steps=steps)
+    assert np.abs(a.arrays - b.arrays).max() < 1e-3
+    picture = tmp_path / "p.png"
+    a.images[0].save(picture)
+    a = torch_pipe.variations(picture, seed=1, steps=steps)
+    b = onnx_pipe.variations(picture, seed=1, steps=steps)
+    assert np.abs(a.arrays - b.arrays).max() < 1e-3

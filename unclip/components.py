@@ -100,9 +100,12 @@ def resolve_model(model: str | Path) -> Path:
 class KarloFolder:
     """The components of one folder; `get(name)` loads (once) and returns one of them."""
 
-    def __init__(self, folder: Path, device: str | torch.device = "cpu", dtype=torch.float32):
+    def __init__(self, folder: Path, device: str | torch.device = "cpu", dtype=torch.float32,
+                 onnx: bool = False, index_file: Path | None = None):  # fmt: skip
+        """`onnx`: a folder `studio export unclip` wrote (graphs in place of weights)."""
         self.folder, self.device, self.dtype = Path(folder), torch.device(device), dtype
-        self.index = self._read_index()
+        self.onnx = onnx
+        self.index = self._read_index(index_file or self.folder / MODEL_INDEX)
         self.present = {name for name in COMPONENTS if (self.folder / name).is_dir()}
         self._loaded: dict[str, Any] = {}
         self._configs: dict[str, dict] = {}
@@ -162,8 +165,7 @@ class KarloFolder:
             self._loaded[name] = self._load(name)
         return self._loaded[name]
 
-    def _read_index(self) -> dict:
-        path = self.folder / MODEL_INDEX
+    def _read_index(self, path: Path) -> dict:
         if not path.is_file():
             return {}  # a folder of component subfolders is enough
         try:
@@ -183,10 +185,15 @@ class KarloFolder:
     def _check_files(self, name: str) -> None:
         sub = self.folder / name
         groups = COMPONENTS[name][2]
+        if self.onnx and groups in (_DIFFUSERS_WEIGHTS, _HF_WEIGHTS):
+            groups = (("model.onnx",),)
         if not any(all((sub / f).is_file() for f in group) for group in groups):
             wanted = " or ".join("+".join(group) for group in groups)
             raise UnCLIPModelError(f"{name}: {sub} has no {wanted}")
-        if groups in (_DIFFUSERS_WEIGHTS, _HF_WEIGHTS) and not (sub / "config.json").is_file():
+        if (
+            COMPONENTS[name][2] in (_DIFFUSERS_WEIGHTS, _HF_WEIGHTS)
+            and not (sub / "config.json").is_file()
+        ):
             raise UnCLIPModelError(f"{name}: {sub / 'config.json'} is missing")
 
     def _load(self, name: str) -> Any:

@@ -26,8 +26,8 @@ from PIL import Image
 
 from export.folder import write_atomic
 from export.images import open_image, png_with_parameters
-from unclip.components import KarloFolder, resolve_model
-from unclip.nets import TorchNets
+from unclip.components import MODEL_INDEX, KarloFolder, UnCLIPModelError, resolve_model
+from unclip.nets import OnnxNets, TorchNets
 
 Progress = Callable[[float, str], None]  # (fraction of the job done, what is running)
 MAX_STEPS = 1000
@@ -127,21 +127,40 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 class UnCLIP:
-    def __init__(self, folder: KarloFolder, nets: TorchNets, model_name: str):
+    def __init__(self, folder: KarloFolder, nets: TorchNets | OnnxNets, model_name: str):
         self.folder, self.nets, self.model_name = folder, nets, model_name
         self.device, self.dtype = folder.device, folder.dtype
 
     @classmethod
     def load(cls, model: str | Path, backend: str = "torch", device=None, dtype=None) -> UnCLIP:
-        """A Karlo-format folder (or hub id); components load when a task first needs them."""
+        """A Karlo-format folder (or hub id); components load when a task first needs them.
+        backend="onnx": the folder `studio export unclip` wrote (hash-checked; CPU, or CUDA
+        when a GPU is present)."""
+        if backend == "onnx":
+            return cls._load_onnx(Path(model), device or "auto")
         if backend != "torch":
-            raise ValueError(f"backend {backend!r} is not available yet; use 'torch'")
+            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
         folder = KarloFolder(resolve_model(model), device, dtype)
         if not folder.tasks():
             folder.require("text")  # raises, naming what is missing
         return cls(folder, TorchNets(folder), str(model))
+
+    @classmethod
+    def _load_onnx(cls, export_dir: Path, device: str) -> UnCLIP:
+        from export.onnx import read_manifest, verified_graph
+
+        names = [n for n in read_manifest(export_dir)["graphs"] if n.startswith("unclip/")]
+        if not names:
+            raise UnCLIPModelError(f"{export_dir}: no unCLIP graphs; run studio export unclip")
+        for name in names:
+            verified_graph(export_dir, name)  # every file against the manifest's SHA-256
+        index = export_dir / "unclip" / "model_index" / MODEL_INDEX
+        folder = KarloFolder(export_dir / "unclip", onnx=True, index_file=index)
+        if not folder.tasks():
+            folder.require("text")
+        return cls(folder, OnnxNets(folder, export_dir, device), str(export_dir))
 
     @property
     def is_tiny_random(self) -> bool:
