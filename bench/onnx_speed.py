@@ -1,10 +1,12 @@
-"""onnxruntime vs PyTorch on CPU, per pipeline, time and peak memory in one run.
+"""onnxruntime vs PyTorch on CPU for each exported pipeline, time and peak memory in one run.
 
-StyTr² at 512² (content and style), full-size network, random weights (speed does not depend on
-them), exported with `studio export stytr2`. Each row runs in a fresh process (its own peak RSS),
-2 threads; time is the median of `--repeats` runs after a warm-up.
+- StyTr² at 512² (content and style), full-size network, random weights;
+- unCLIP text to image (steps 25/25/7), the `make-tiny-unclip` "tiny" and "mid" models.
+Random weights (speed does not depend on them). Each row runs in a fresh process (its own peak
+RSS), 2 threads, onnxruntime on its CPU provider (checked); time is the median of `--repeats`
+runs after a warm-up.
 
-    .venv/bin/python bench/onnx_speed.py [--size 512] [--repeats 3]
+    .venv/bin/python bench/onnx_speed.py [--repeats 3] [--only stytr2 unclip-tiny unclip-mid]
 """
 
 from __future__ import annotations
@@ -23,66 +25,95 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+CASES = ("stytr2", "unclip-tiny", "unclip-mid")
 
-def run(backend: str, folder: str, size: int, repeats: int) -> dict:
+
+def make_task(case: str, backend: str, folder: str):
     import numpy as np
-    import torch
     from PIL import Image
 
-    torch.set_num_threads(2)
-    from stytr2 import StyleTransfer
+    if case == "stytr2":
+        from stytr2 import StyleTransfer
 
-    transfer = StyleTransfer.load(folder, backend=backend)
-    if backend == "onnx":
-        for session in transfer.nets.sessions.values():
-            assert session.session.get_providers() == ["CPUExecutionProvider"]
-    rng = np.random.default_rng(0)
-    content = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
-    style = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
-    transfer(content, style)  # warm-up
+        transfer = StyleTransfer.load(folder, backend=backend)
+        sessions = getattr(transfer.nets, "sessions", {}).values()
+        rng = np.random.default_rng(0)
+        content = Image.fromarray(rng.integers(0, 255, (512, 512, 3), dtype=np.uint8))
+        style = Image.fromarray(rng.integers(0, 255, (512, 512, 3), dtype=np.uint8))
+        return sessions, lambda: transfer(content, style)
+    from unclip import UnCLIP
+
+    pipe = UnCLIP.load(folder, backend=backend, device="cpu")
+    sessions = getattr(pipe.nets, "sessions", {}).values()
+    return sessions, lambda: pipe.text_to_image("key art of a neon drum stage", seed=0)
+
+
+def run(case: str, backend: str, folder: str, repeats: int) -> dict:
+    import torch
+
+    torch.set_num_threads(2)
+    sessions, task = make_task(case, backend, folder)
+    for session in sessions:
+        assert session.session.get_providers() == ["CPUExecutionProvider"]
+    task()  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        transfer(content, style)
+        task()
         times.append(time.perf_counter() - start)
     peak_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"backend": backend, "seconds": round(statistics.median(times), 2),
-            "peak_rss_mib": peak_mib}  # fmt: skip
+    return {"seconds": round(statistics.median(times), 2), "peak_rss_mib": peak_mib}
+
+
+def models(case: str, tmp: Path) -> tuple[Path, Path]:
+    """(PyTorch folder, exported folder) for a case."""
+    import torch
+
+    from export.onnx import export_graphs
+
+    report = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if case == "stytr2":
+        from export.folder import save_model_folder
+        from stytr2.backends import graph_specs
+        from stytr2.model import StyTr2Config, StyTr2Net
+
+        torch.manual_seed(0)
+        model = save_model_folder(tmp / case, StyTr2Config(), StyTr2Net(StyTr2Config()))
+        export_graphs(graph_specs(model), tmp / f"{case}-onnx", report=report)
+        return model, tmp / f"{case}-onnx"
+    from unclip.components import KarloFolder
+    from unclip.nets import graph_specs
+    from unclip.tiny import make_tiny_unclip
+
+    model = make_tiny_unclip(tmp / case, size=case.removeprefix("unclip-"))
+    export_graphs(graph_specs(KarloFolder(model)), tmp / f"{case}-onnx", report=report)
+    return model, tmp / f"{case}-onnx"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--only", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run(args.child[0], args.child[1], args.size, args.repeats)))
+        print(json.dumps(run(*args.child, args.repeats)))
         return
-    import torch
-
-    from app.cli import main as studio
-    from export.folder import save_model_folder
-    from stytr2.model import StyTr2Config, StyTr2Net
-
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        torch.manual_seed(0)
-        model = save_model_folder(Path(tmp) / "m", StyTr2Config(), StyTr2Net(StyTr2Config()))
-        exported = Path(tmp) / "onnx"
-        assert studio(["export", "stytr2", "--model", str(model), "-o", str(exported)]) == 0
-        for backend, folder in (("torch", model), ("onnx", exported)):
-            cmd = [sys.executable, __file__, "--child", backend, str(folder), "--size",
-                   str(args.size), "--repeats", str(args.repeats)]  # fmt: skip
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
-            print(rows[-1], file=sys.stderr)
-    print(f"# StyTr² {args.size}², median of {args.repeats}; {platform.machine()}, 2 threads, "
-          f"{date.today()}")  # fmt: skip
+        for case in args.only:
+            for backend, folder in zip(("torch", "onnx"), models(case, Path(tmp)), strict=True):
+                cmd = [sys.executable, __file__, "--child", case, backend, str(folder),
+                       "--repeats", str(args.repeats)]  # fmt: skip
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                rows.append({"case": case, "backend": backend,
+                             **json.loads(out.strip().splitlines()[-1])})  # fmt: skip
+                print(rows[-1], file=sys.stderr)
+    print(f"# median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}")
     print("| pipeline | backend | s | peak RSS MiB |")
     print("|---|---|---|---|")
     for r in rows:
-        print(f"| StyTr² {args.size}² | {r['backend']} | {r['seconds']} | {r['peak_rss_mib']} |")
+        print(f"| {r['case']} | {r['backend']} | {r['seconds']} | {r['peak_rss_mib']} |")
 
 
 if __name__ == "__main__":

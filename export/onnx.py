@@ -209,7 +209,8 @@ def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> N
     # It lists the torchvision ops it cannot register; we have no torchvision and need none.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
-        with torch.no_grad(), contextlib.redirect_stdout(quiet), warnings.catch_warnings():
+        with (torch.no_grad(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet),
+              warnings.catch_warnings()):  # fmt: skip
             # The exporters' own deprecation notices and tracer hints; the checks below decide.
             warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
             if exporter == "dynamo":
