@@ -1,0 +1,21 @@
+"""Benchmarks (numbers in docs/benchmarks.md). Each measured row runs in a fresh process, so that
+its peak RSS is its own: the script calls itself with `--child ...` and reads back one JSON line."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+
+
+def run_child(script: str, *args: str) -> dict:
+    """`python SCRIPT --child ARGS...` → the JSON object on the last line of its stdout."""
+    cmd = [sys.executable, script, "--child", *map(str, args)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def peak_rss_mib() -> int:
+    """This process's peak resident memory so far, MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -17,8 +17,6 @@ import argparse
 import dataclasses
 import json
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import peak_rss_mib, run_child
 
 RUNS = (("bundled", "ours"), ("paper", "ours"), ("paper", "klab"))
 
@@ -100,7 +99,7 @@ def run(model_name: str, path: str, song: Path, repeats: int) -> dict:
         "files": len(files),
         "load_s": round(load_s, 2),
         "file_to_files_s": round(min(times), 2),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -119,10 +118,7 @@ def main() -> None:
         song = Path(tmp) / "bench song.ogg"
         synthetic_song(song, args.seconds)
         for model_name, path in RUNS:
-            cmd = [sys.executable, __file__, "--child", model_name, path, str(song),
-                   "--repeats", str(args.repeats)]  # fmt: skip
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
+            rows.append(run_child(__file__, model_name, path, song, "--repeats", args.repeats))
     print(
         f"# {args.seconds:g} s song → 5 charts in .sm/.ssc/.osu/.json, best of {args.repeats}; "
         f"{platform.processor() or platform.machine()}, 2 threads, torch {torch.__version__}, "

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import peak_rss_mib, run_child
 
 CASES = ("stytr2", "unclip-tiny", "unclip-mid")
 
@@ -61,8 +60,7 @@ def run(case: str, backend: str, folder: str, repeats: int) -> dict:
         start = time.perf_counter()
         task()
         times.append(time.perf_counter() - start)
-    peak_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"seconds": round(statistics.median(times), 2), "peak_rss_mib": peak_mib}
+    return {"seconds": round(statistics.median(times), 2), "peak_rss_mib": peak_rss_mib()}
 
 
 def models(case: str, tmp: Path) -> tuple[Path, Path]:
@@ -103,11 +101,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.only:
             for backend, folder in zip(("torch", "onnx"), models(case, Path(tmp)), strict=True):
-                cmd = [sys.executable, __file__, "--child", case, backend, str(folder),
-                       "--repeats", str(args.repeats)]  # fmt: skip
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-                rows.append({"case": case, "backend": backend,
-                             **json.loads(out.strip().splitlines()[-1])})  # fmt: skip
+                measured = run_child(__file__, case, backend, folder, "--repeats", args.repeats)
+                rows.append({"case": case, "backend": backend, **measured})
                 print(rows[-1], file=sys.stderr)
     print(f"# median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}")
     print("| pipeline | backend | s | peak RSS MiB |")

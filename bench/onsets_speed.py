@@ -14,8 +14,6 @@ import argparse
 import dataclasses
 import json
 import platform
-import resource
-import subprocess
 import sys
 import time
 from datetime import date
@@ -25,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench import peak_rss_mib, run_child
 from genelive.config import DIFFICULTY_VALUES, PRESETS
 from genelive.features import log_mel
 from genelive.model import OnsetNet
@@ -72,7 +70,7 @@ def run_path(path: str, config_name: str, seconds: float, repeats: int) -> dict:
         "frames": int(x.shape[1]),
         "network_s": round(min(times_net), 3),
         "total_s": round(min(times_total), 3),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -89,23 +87,8 @@ def main() -> None:
     rows = []
     for config_name in args.configs:
         for path in PATHS:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    path,
-                    config_name,
-                    "--seconds",
-                    str(args.seconds),
-                    "--repeats",
-                    str(args.repeats),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
+            rows.append(run_child(__file__, path, config_name, "--seconds", args.seconds,
+                                  "--repeats", args.repeats))  # fmt: skip
     print(
         f"# onset inference, {args.seconds:g} s song, 5 difficulties, best of {args.repeats}; "
         f"{platform.processor() or platform.machine()}, 2 threads, torch {torch.__version__}, "

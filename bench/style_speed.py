@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import peak_rss_mib, run_child
 
 
 def reference_attention(self, q, k, v):
@@ -63,7 +62,7 @@ def run(path: str, size: int) -> dict:
         "path": path,
         "size": size,
         "seconds": round(seconds, 2),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -81,9 +80,7 @@ def main() -> None:
         for path in ("ours", "reference"):
             if path == "reference" and size > args.reference_up_to:
                 continue
-            cmd = [sys.executable, __file__, "--child", path, str(size)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
+            rows.append(run_child(__file__, path, size))
             print(rows[-1], file=sys.stderr)
     print(f"# StyTr², content and style N×N; {platform.machine()}, 2 threads, {date.today()}")
     print("| size | path | seconds | peak RSS MiB |")

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import peak_rss_mib, run_child
 
 PROMPT = "key art of a neon drum stage, rhythm game"
 
@@ -72,7 +71,7 @@ def run_memory(path: str, model: str, steps: list[int]) -> dict:
     """Peak RSS of a process that loads the components and makes one image with `path`."""
     fns, _ = generators(model, steps)
     fns[path]()
-    return {"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {"peak_rss_mib": peak_rss_mib()}
 
 
 def main() -> None:
@@ -110,10 +109,7 @@ def main() -> None:
 
 
 def _child(path: str, model: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", path, model, "--steps", args.steps,
-           "--repeats", str(args.repeats)]  # fmt: skip
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_child(__file__, path, model, "--steps", args.steps, "--repeats", args.repeats)
 
 
 if __name__ == "__main__":
