@@ -19,3 +19,12 @@ def run_child(script: str, *args: str) -> dict:
 def peak_rss_mib() -> int:
     """This process's peak resident memory so far, MiB (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def print_table(title: str, columns: dict[str, str], rows: list[dict]) -> None:
+    """A markdown table for docs/benchmarks.md: `columns` maps each header to a row key."""
+    print(f"# {title}")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row[key]) for key in columns.values()) + " |")

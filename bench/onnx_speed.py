@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import peak_rss_mib, run_child
+from bench import peak_rss_mib, print_table, run_child
 
 CASES = ("stytr2", "unclip-tiny", "unclip-mid")
 
@@ -104,11 +104,9 @@ def main() -> None:
                 measured = run_child(__file__, case, backend, folder, "--repeats", args.repeats)
                 rows.append({"case": case, "backend": backend, **measured})
                 print(rows[-1], file=sys.stderr)
-    print(f"# median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}")
-    print("| pipeline | backend | s | peak RSS MiB |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['case']} | {r['backend']} | {r['seconds']} | {r['peak_rss_mib']} |")
+    print_table(f"median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}",
+                {"pipeline": "case", "backend": "backend", "s": "seconds",
+                 "peak RSS MiB": "peak_rss_mib"}, rows)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import peak_rss_mib, run_child
+from bench import peak_rss_mib, print_table, run_child
 
 
 def reference_attention(self, q, k, v):
@@ -82,11 +82,11 @@ def main() -> None:
                 continue
             rows.append(run_child(__file__, path, size))
             print(rows[-1], file=sys.stderr)
-    print(f"# StyTr², content and style N×N; {platform.machine()}, 2 threads, {date.today()}")
-    print("| size | path | seconds | peak RSS MiB |")
-    print("|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size']}² | {r['path']} | {r['seconds']} | {r['peak_rss_mib']} |")
+        r["size"] = f"{r['size']}²"
+    print_table(f"StyTr², content and style N×N; {platform.machine()}, 2 threads, {date.today()}",
+                {"size": "size", "path": "path", "seconds": "seconds",
+                 "peak RSS MiB": "peak_rss_mib"}, rows)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import peak_rss_mib, run_child
+from bench import peak_rss_mib, print_table, run_child
 
 PROMPT = "key art of a neon drum stage, rhythm game"
 
@@ -100,12 +100,10 @@ def main() -> None:
                 rows.append({"size": size, "path": path, "seconds": timing[path],
                              **_child(path, model, args)})  # fmt: skip
                 print(rows[-1], file=sys.stderr)
-    print(f"# unCLIP, 1 image, steps {args.steps}, median of {args.repeats} interleaved runs; "
-          f"{platform.machine()}, 2 threads, {date.today()}")  # fmt: skip
-    print("| model | pipeline | s / image | peak RSS MiB |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['size']} | {r['path']} | {r['seconds']} | {r['peak_rss_mib']} |")
+    title = (f"unCLIP, 1 image, steps {args.steps}, median of {args.repeats} interleaved runs; "
+             f"{platform.machine()}, 2 threads, {date.today()}")  # fmt: skip
+    print_table(title, {"model": "size", "pipeline": "path", "s / image": "seconds",
+                        "peak RSS MiB": "peak_rss_mib"}, rows)  # fmt: skip
 
 
 def _child(path: str, model: str, args) -> dict:
