@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps-model", type=Path, default=None, help="step-selection folder (default: bundled)"
     )
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: --model is a folder `studio export chart` wrote")  # fmt: skip
     p.add_argument(
         "--density",
         default=None,

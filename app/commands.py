@@ -119,7 +119,7 @@ def run_chart(args) -> dict | None:
 
     formats = check_formats(args.formats)
     density = parse_density(args.density)
-    generator = ChartGenerator.load(args.model, args.steps_model)
+    generator = ChartGenerator.load(args.model, args.steps_model, backend=args.backend)
     song = generator(
         args.audio,
         difficulties=args.difficulties,

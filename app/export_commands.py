@@ -10,9 +10,16 @@ from export.onnx import DEFAULT_OPSET, EXPORTERS, ExportError
 
 def add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="export networks to ONNX, verified, with a manifest")
-    p.add_argument("what", choices=["stytr2", "unclip"], help="which pipeline's networks")
-    p.add_argument("--model", type=Path, required=True,
-                   help="the PyTorch model folder (import-stytr2's; a Karlo folder)")  # fmt: skip
+    p.add_argument("what", choices=["chart", "stytr2", "unclip"], help="which pipeline's networks")
+    p.add_argument("--model", type=Path, default=None,
+                   help="the PyTorch model folder (chart: the onset model, default bundled; "
+                        "stytr2: import-stytr2's; unclip: a Karlo folder)")  # fmt: skip
+    p.add_argument(
+        "--steps-model",
+        type=Path,
+        default=None,
+        help="chart: the step-selection model (default bundled)",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="export folder")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     p.add_argument("--exporter", choices=EXPORTERS, default="dynamo")
@@ -20,7 +27,7 @@ def add_export_parser(sub) -> None:
 
 
 def run_export(args) -> dict:
-    specs = _specs(args.what, args.model)
+    specs = _specs(args.what, args.model, args.steps_model)
     try:
         manifest = export_all(specs, args)
     except ExportError as e:
@@ -29,7 +36,13 @@ def run_export(args) -> dict:
     return {"folder": str(args.output), "graphs": sorted(manifest["graphs"])}
 
 
-def _specs(what: str, model: Path) -> list:
+def _specs(what: str, model: Path | None, steps_model: Path | None = None) -> list:
+    if what == "chart":
+        from genelive.graphs import graph_specs
+
+        return graph_specs(model, steps_model)
+    if model is None:
+        raise ValueError(f"export {what} needs --model")
     if what == "stytr2":
         from stytr2.backends import graph_specs
 

@@ -58,6 +58,9 @@ class GraphSpec:
     atol: float = 1e-4
     rtol: float = 1e-3
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written beside the graph
+    # A graph one exporter cannot take may name the other (say why where the spec is made).
+    exporter: str | None = None
+    opset: int | None = None
 
     @classmethod
     def files_only(cls, name: str, files: dict[str, bytes], source: dict) -> GraphSpec:
@@ -131,12 +134,13 @@ def export_graphs(
     except ModelFolderError:
         manifest = {"format": 1, "graphs": {}}
     for spec in specs:
+        graph_opset, graph_exporter = spec.opset or opset, spec.exporter or exporter
         old = manifest["graphs"].get(spec.name)
-        if old and _still_valid(out_dir, spec, old, opset, exporter):
+        if old and _still_valid(out_dir, spec, old, graph_opset, graph_exporter):
             report(f"{spec.name}: up to date, skipped")
             continue
         start = time.perf_counter()
-        manifest["graphs"][spec.name] = _export_one(spec, out_dir, opset, exporter)
+        manifest["graphs"][spec.name] = _export_one(spec, out_dir, graph_opset, graph_exporter)
         write_json_atomic(out_dir / MANIFEST, manifest)
         err = manifest["graphs"][spec.name].get("max_abs_error")
         seconds = time.perf_counter() - start
@@ -211,8 +215,8 @@ def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> N
     try:
         with (torch.no_grad(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet),
               warnings.catch_warnings()):  # fmt: skip
-            # The exporters' own deprecation notices and tracer hints; the checks below decide.
-            warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
+            # The exporters' deprecation notices and tracer hints: the checks below decide.
+            warnings.simplefilter("ignore")
             if exporter == "dynamo":
                 torch.onnx.export(module, (), str(path), kwargs=dict(spec.example), dynamo=True,
                                   dynamic_shapes=_dynamic_shapes(spec), external_data=True,

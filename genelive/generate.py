@@ -164,6 +164,9 @@ class ChartGenerator:
         steps_dir: str | Path | None = None,
         backend: str = "torch",
     ) -> ChartGenerator:
+        """backend="onnx": `model_dir` is a folder `studio export chart` wrote (both models)."""
+        if backend == "onnx":
+            return cls(OnsetModel.load(model_dir, "onnx"), StepModel.load(model_dir, "onnx"))
         return cls(OnsetModel.load(model_dir or DEFAULT_MODEL, backend), StepModel.load(steps_dir))
 
     def __call__(

@@ -15,6 +15,7 @@ import numpy as np
 
 from export.backend import Backend, OnnxBackend, TorchBackend
 from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
+from export.onnx import verified_graph
 from genelive.audio import load_audio
 from genelive.baselines import DDCOnsetNet, ddc_features, librosa_activation
 from genelive.config import (
@@ -30,6 +31,7 @@ from genelive.model import OnsetNet
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "genelive"
+ONSET_GRAPH = "chart/onset"  # its name in an export folder
 BASELINES = {"ddc-cnn": WEIGHTS_DIR / "ddc-cnn", "librosa": WEIGHTS_DIR / "librosa"}
 CONFIG_CLASSES = {c.model_type: c for c in (OnsetConfig, DDCConfig, LibrosaOnsetConfig)}
 _FEATURE_INPUT = {"genelive-onset": "log_mel", "ddc-onset": "features"}
@@ -102,21 +104,19 @@ class OnsetModel:
     def load(
         cls, model_dir: str | Path | None = None, backend: str = "torch", device: str = "auto"
     ) -> OnsetModel:
+        """backend="onnx": `model_dir` is a folder `studio export chart` wrote; its graph is
+        loaded only if every file matches the manifest's SHA-256."""
         folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL
+        if backend == "onnx":
+            graph = verified_graph(folder, ONSET_GRAPH)
+            return cls(read_any_config(graph), OnnxBackend(graph / "model.onnx", device), graph)
+        if backend != "torch":
+            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         config = read_any_config(folder)
         if isinstance(config, LibrosaOnsetConfig):
             return cls(config, None, folder)
-        if backend == "torch":
-            _, net = load_model_folder(folder, type(config), build_network)
-            return cls(config, TorchBackend(net, device), folder)
-        if backend == "onnx":
-            onnx_path = folder / "model.onnx"
-            if not onnx_path.is_file():
-                raise ModelFolderError(
-                    f"{folder}: no model.onnx; export the model first (studio export chart)"
-                )
-            return cls(config, OnnxBackend(onnx_path, device), folder)
-        raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+        _, net = load_model_folder(folder, type(config), build_network)
+        return cls(config, TorchBackend(net, device), folder)
 
     @property
     def model_type(self) -> str:

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.folder import load_model_folder
+from export.backend import Backend, OnnxBackend, TorchBackend
+from export.folder import load_model_folder, read_config
+from export.onnx import verified_graph
 from genelive.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
 from genelive.config import DIFFICULTIES
 from genelive.features import FPS, N_MELS, time_to_frame
@@ -27,6 +29,7 @@ START_STATE = N_STATES  # the "previous row" of the first row
 BEAT_PHASES = (0.0, 0.5, 0.25, 1 / 3)  # on the beat, 8th, 16th, triplet (and their mirrors)
 N_ROW_FEATURES = len(DIFFICULTIES) + 4 + len(BEAT_PHASES) + 2
 STEPS_DIR = Path(__file__).parent / "weights" / "steps"
+STEPS_GRAPH = "chart/steps"  # its name in an export folder
 
 
 @dataclass
@@ -121,16 +124,24 @@ def row_inputs(
 class StepModel:
     """A trained step-selection folder: `StepModel.load(dir).sample(...)`."""
 
-    def __init__(self, config: StepConfig, net: StepNet, folder: Path):
-        self.config, self.net, self.folder = config, net.eval(), Path(folder)
+    def __init__(self, config: StepConfig, backend: Backend, folder: Path):
+        self.config, self.backend, self.folder = config, backend, Path(folder)
 
     @classmethod
-    def load(cls, model_dir: str | Path | None = None) -> StepModel:
+    def load(cls, model_dir: str | Path | None = None, backend: str = "torch",
+             device: str = "cpu") -> StepModel:  # fmt: skip
+        """backend="onnx": `model_dir` is a folder `studio export chart` wrote (hash-checked).
+        One row at a time is latency-bound, so the CPU is the default device."""
         folder = Path(model_dir) if model_dir is not None else STEPS_DIR
+        if backend == "onnx":
+            graph = verified_graph(folder, STEPS_GRAPH)
+            config = read_config(graph, StepConfig)
+            return cls(config, OnnxBackend(graph / "model.onnx", device), graph)
+        if backend != "torch":
+            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         config, net = load_model_folder(folder, StepConfig, StepNet)
-        return cls(config, net, folder)
+        return cls(config, TorchBackend(net, device), folder)
 
-    @torch.inference_mode()
     def sample(
         self,
         times_s: np.ndarray,
@@ -144,14 +155,15 @@ class StepModel:
         feats, mel = row_inputs(times_s, beats, difficulty, song_mel)
         rng = np.random.default_rng([seed, DIFFICULTIES.index(difficulty)])
         rules = PlayRules(difficulty, self.config.max_hold_beats)
-        feats_t, mel_t = torch.from_numpy(feats)[None], torch.from_numpy(mel)[None]
-        h, c = self.net.initial_state(1)
+        h = c = np.zeros((self.config.layers, 1, self.config.hidden), np.float32)
         prev = START_STATE
         states = np.zeros(len(times_s), np.int64)
         for i in range(len(times_s)):
-            out = self.net(torch.tensor([[prev]]), feats_t[:, i : i + 1], mel_t[:, i : i + 1], h, c)
+            out = self.backend.run({"prev_states": np.array([[prev]], np.int64),
+                                    "row_features": feats[None, i : i + 1],
+                                    "mel": mel[None, i : i + 1], "h0": h, "c0": c})  # fmt: skip
             h, c = out["h"], out["c"]
-            logits = out["logits"][0, 0].double().numpy() / max(temperature, 1e-3)
+            logits = out["logits"][0, 0].astype(np.float64) / max(temperature, 1e-3)
             allowed = rules.allowed(beats[i], last=i == len(times_s) - 1)
             p = np.exp(logits - logits[allowed].max()) * allowed
             prev = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))

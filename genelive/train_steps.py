@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.folder import save_model_folder
+from export.folder import load_model_folder, save_model_folder
 from genelive.arrows import N_STATES, StepRows, count_notes
 from genelive.charts import Song
 from genelive.config import DIFFICULTIES, OnsetConfig
@@ -222,9 +222,7 @@ def train_steps(
         **(extra or {}),
     }
     if val:
-        from genelive.steps import StepModel
-
-        best_net = StepModel.load(out_dir).net
+        _, best_net = load_model_folder(out_dir, StepConfig, StepNet)
         baselines = count_baselines(train, val)
         report["validation_perplexity"] = {
             "model": perplexities(model_nll(best_net, val)),

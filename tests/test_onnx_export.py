@@ -132,3 +132,22 @@ def test_unclip_on_onnxruntime_equals_pytorch(tmp_path):
     a = torch_pipe.variations(picture, seed=1, steps=steps)
     b = onnx_pipe.variations(picture, seed=1, steps=steps)
     assert np.abs(a.arrays - b.arrays).max() < 1e-3
+
+
+def test_chart_models_on_onnxruntime_write_the_same_charts(corpus, tmp_path):
+    from genelive.audio import load_audio
+    from genelive.charts import scan_charts
+    from genelive.generate import ChartGenerator
+    from tests.helpers import write_audio
+
+    out = tmp_path / "onnx"
+    assert main(["export", "chart", "-o", str(out)]) == 0  # the bundled models
+    assert sorted(read_manifest(out)["graphs"]) == ["chart/onset", "chart/steps"]
+    song = scan_charts(corpus)[0]
+    clip = write_audio(tmp_path / "clip.wav", load_audio(song.audio_path)[: 16_000 * 40], sr=16_000)
+    charts = {}
+    for backend, model in (("torch", None), ("onnx", out)):
+        generated = ChartGenerator.load(model, backend=backend)(clip, seed=5)
+        assert generated.charts and all(c.notes for c in generated.charts)
+        charts[backend] = json.loads(generated.to_json())["charts"]
+    assert charts["onnx"] == charts["torch"]
