@@ -1,12 +1,13 @@
 """onnxruntime vs PyTorch on CPU for each exported pipeline, time and peak memory in one run.
 
+- charts: a 2-minute synthetic song to five charts in four formats, the bundled models;
 - StyTr² at 512² (content and style), full-size network, random weights;
 - unCLIP text to image (steps 25/25/7), the `make-tiny-unclip` "tiny" and "mid" models.
 Random weights (speed does not depend on them). Each row runs in a fresh process (its own peak
 RSS), 2 threads, onnxruntime on its CPU provider (checked); time is the median of `--repeats`
 runs after a warm-up.
 
-    .venv/bin/python bench/onnx_speed.py [--repeats 3] [--only stytr2 unclip-tiny unclip-mid]
+    .venv/bin/python bench/onnx_speed.py [--repeats 3] [--only chart stytr2 unclip-tiny unclip-mid]
 """
 
 from __future__ import annotations
@@ -24,13 +25,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import peak_rss_mib, print_table, run_child
 
-CASES = ("stytr2", "unclip-tiny", "unclip-mid")
+CASES = ("chart", "stytr2", "unclip-tiny", "unclip-mid")
 
 
 def make_task(case: str, backend: str, folder: str):
     import numpy as np
     from PIL import Image
 
+    if case == "chart":
+        from bench.chart_speed import synthetic_song
+        from genelive.generate import ChartGenerator
+
+        gen = ChartGenerator.load(None if folder == "bundled" else folder, backend=backend)
+        sessions = [m.backend for m in (gen.onset_model, gen.step_model) if backend == "onnx"]
+        work = Path(tempfile.mkdtemp())
+        synthetic_song(work / "song.ogg", 120.0)
+        return sessions, lambda: gen(work / "song.ogg", seed=0).save(Path(tempfile.mkdtemp()))
     if case == "stytr2":
         from stytr2 import StyleTransfer
 
@@ -70,6 +80,11 @@ def models(case: str, tmp: Path) -> tuple[Path, Path]:
     from export.onnx import export_graphs
 
     report = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if case == "chart":
+        from genelive.graphs import graph_specs as chart_specs
+
+        export_graphs(chart_specs(), tmp / f"{case}-onnx", report=report)
+        return Path("bundled"), tmp / f"{case}-onnx"
     if case == "stytr2":
         from export.folder import save_model_folder
         from stytr2.backends import graph_specs
