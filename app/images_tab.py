@@ -11,6 +11,8 @@ import gradio as gr
 from app.charts_tab import ALL_ERRORS, user_error
 from app.jobs import JobStore
 from app.unclip_commands import DEFAULT_UNCLIP
+from export.folder import ModelFolderError
+from export.onnx import backend_for
 from unclip import Cancelled, Guidance, Steps, UnCLIP, UnCLIPModelError
 from unclip.components import WHERE_TO_GET
 
@@ -24,8 +26,8 @@ class ImageService:
         self._cancel: dict[str, threading.Event] = {}
         if model_dir is not None and Path(model_dir).exists():
             try:
-                self.pipe = UnCLIP.load(model_dir)
-            except UnCLIPModelError as e:
+                self.pipe = UnCLIP.load(model_dir, backend=backend_for(model_dir))
+            except (UnCLIPModelError, ModelFolderError) as e:
                 self.problem = str(e)
 
     def status(self) -> str:

@@ -10,6 +10,7 @@ from app.charts_tab import ALL_ERRORS, user_error
 from app.jobs import JobStore
 from export.folder import write_atomic
 from export.images import png_with_parameters
+from export.onnx import backend_for
 from stytr2 import ImageError, StyleTransfer
 from stytr2.official import WHERE_TO_GET
 
@@ -20,7 +21,9 @@ HISTORY_HEADERS = ["job", "created", "content", "styles", "strength", "status"]
 class StyleService:
     def __init__(self, model_dir: Path | None, store: JobStore):
         self.store, self.folder = store, model_dir
-        self.transfer = StyleTransfer.load(model_dir) if model_dir and model_dir.is_dir() else None
+        self.transfer = None
+        if model_dir and Path(model_dir).is_dir():
+            self.transfer = StyleTransfer.load(model_dir, backend=backend_for(model_dir))
 
     def status(self) -> str:
         if self.transfer is None:

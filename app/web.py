@@ -25,6 +25,7 @@ from app.jobs import DEFAULT_ROOT, JobStore, new_session_id
 from app.style_tab import DEFAULT_STYTR2, StyleService, build_style_tab
 from app.unclip_commands import DEFAULT_UNCLIP
 from export.folder import ModelFolderError
+from export.onnx import backend_for
 from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator
 
@@ -42,7 +43,7 @@ def build_app(
     stytr2_dir: Path | None = DEFAULT_STYTR2,
     unclip_dir: Path | None = DEFAULT_UNCLIP,
 ) -> gr.Blocks:
-    generator = ChartGenerator.load(model_dir)
+    generator = ChartGenerator.load(model_dir, backend=backend_for(model_dir))
     store = JobStore(jobs_dir)
     service = ChartService(generator, store)
     style_service = StyleService(stytr2_dir, store)
@@ -59,11 +60,11 @@ def build_app(
         with gr.Tab("History"):
             show_history = _history_tab(service, session, ui)
         with gr.Tab("Models"):
-            gr.Markdown(models_text(generator))
+            gr.Markdown(models_text(generator, style_service, image_service))
 
         def models() -> dict:
             """The loaded models: type, folder, bundled or not, backend and device."""
-            return models_info(generator)
+            return models_info(generator, style_service, image_service)
 
         gr.api(models, api_name="models")
         loaded = demo.load(_ensure_session, session, session, api_name=False)
@@ -314,19 +315,34 @@ def _history_tab(service: ChartService, session, ui: dict) -> tuple:
     return rows, session, table
 
 
-def models_info(generator: ChartGenerator) -> dict:
+def models_info(generator: ChartGenerator, style: StyleService, images: ImageService) -> dict:
     onset = generator.onset_model.describe()
-    return {"onset": onset, "steps": {"folder": str(generator.step_model.folder)}}
+    steps = generator.step_model
+    info = {"onset": onset, "steps": {"folder": str(steps.folder), "backend": steps.backend.name,
+                                      "device": steps.backend.device}}  # fmt: skip
+    if style.transfer is not None:
+        info["stytr2"] = {"folder": str(style.folder), "backend": style.transfer.nets.backend}
+    if images.pipe is not None:
+        backend = "onnx" if type(images.pipe.nets).__name__ == "OnnxNets" else "torch"
+        info["unclip"] = {"folder": str(images.folder), "backend": backend,
+                          "tasks": images.pipe.folder.tasks(),
+                          "test_model": images.pipe.is_tiny_random}  # fmt: skip
+    return info
 
 
-def models_text(generator: ChartGenerator) -> str:
-    info = models_info(generator)
+def models_text(generator: ChartGenerator, style: StyleService, images: ImageService) -> str:
+    info = models_info(generator, style, images)
     onset = info["onset"]
     where = "the bundled weights" if onset["bundled"] else f"`{onset['folder']}`"
+    loaded = "".join(
+        f"**{name}** from `{m['folder']}`, backend {m['backend']}.\n\n"
+        for name, m in (("StyTr²", info.get("stytr2")), ("unCLIP", info.get("unclip")))
+        if m
+    )
     return (
         f"**Charts.** Onset model `{onset['model_type']}` from {where}, backend "
         f"{onset['backend']} on {onset['device']}. Step selection from "
-        f"`{info['steps']['folder']}`.\n\n"
+        f"`{info['steps']['folder']}`, backend {info['steps']['backend']}.\n\n{loaded}"
         "**Adding weights.** Your own chart model: `studio train-charts SIMFILES -o DIR` (or "
         "`studio import-klab KLAB.pth -o DIR` for KLab's released checkpoints), then "
         "`studio app --model DIR`.\n\n**Style.** The official StyTr² checkpoints: "
@@ -334,7 +350,10 @@ def models_text(generator: ChartGenerator) -> str:
         "(default folder: ~/.local/share/genelive-studio/models/stytr2).\n\n**Images.** A "
         "Karlo-format unCLIP folder (kakaobrain/karlo-v1-alpha, plus "
         "fusing/karlo-image-variations-diffusers for variations): `studio app --unclip FOLDER` "
-        "(default folder: ~/.local/share/genelive-studio/models/karlo)."
+        "(default folder: ~/.local/share/genelive-studio/models/karlo).\n\n**ONNX.** "
+        "`studio export chart|stytr2|unclip -o DIR` writes verified graphs; give DIR to "
+        "`--model`, `--stytr2` or `--unclip` and that model runs on onnxruntime (its files are "
+        "checked against the export's manifest first)."
     )
 
 

@@ -86,6 +86,11 @@ def source_hash(files: list[Path], extra: Mapping[str, Any] | None = None) -> st
     return digest.hexdigest()
 
 
+def backend_for(folder: str | Path | None) -> str:
+    """ "onnx" for a folder `studio export` wrote (it has a manifest), else "torch"."""
+    return "onnx" if folder is not None and (Path(folder) / MANIFEST).is_file() else "torch"
+
+
 def read_manifest(out_dir: str | Path) -> dict:
     path = Path(out_dir) / MANIFEST
     if not path.is_file():

@@ -107,13 +107,20 @@ def test_cli_says_what_is_wrong(tmp_path, capsys):
         StyleTransfer.load(tmp_path, backend="onnx")
 
 
-def test_unclip_on_onnxruntime_equals_pytorch(tmp_path):
-    from unclip import Steps, UnCLIP
+@pytest.fixture(scope="module")
+def unclip_export(tmp_path_factory):
     from unclip.tiny import make_tiny_unclip
 
-    model = make_tiny_unclip(tmp_path / "tiny")
-    out = tmp_path / "onnx"
-    assert main(["export", "unclip", "--model", str(model), "-o", str(out)]) == 0
+    root = tmp_path_factory.mktemp("unclip")
+    model = make_tiny_unclip(root / "tiny")
+    assert main(["export", "unclip", "--model", str(model), "-o", str(root / "onnx")]) == 0
+    return model, root / "onnx"
+
+
+def test_unclip_on_onnxruntime_equals_pytorch(unclip_export, tmp_path):
+    from unclip import Steps, UnCLIP
+
+    model, out = unclip_export
     graphs = read_manifest(out)["graphs"]
     assert {"unclip/prior", "unclip/decoder", "unclip/super_res_last", "unclip/image_encoder",
             "unclip/tokenizer"} <= set(graphs)  # fmt: skip
@@ -151,3 +158,18 @@ def test_chart_models_on_onnxruntime_write_the_same_charts(corpus, tmp_path):
         assert generated.charts and all(c.notes for c in generated.charts)
         charts[backend] = json.loads(generated.to_json())["charts"]
     assert charts["onnx"] == charts["torch"]
+
+
+def test_the_app_runs_exported_folders_on_onnxruntime(unclip_export, exported, tmp_path):
+    from app.images_tab import TEST_MODEL_NOTE, ImageService
+    from app.jobs import JobStore
+    from app.style_tab import StyleService
+
+    store = JobStore(tmp_path / "jobs")
+    images = ImageService(unclip_export[1], store)
+    assert type(images.pipe.nets).__name__ == "OnnxNets" and TEST_MODEL_NOTE in images.status()
+    assert StyleService(exported, store).transfer.nets.backend == "onnx"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{}")
+    assert "not a valid export manifest" in ImageService(broken, store).status()

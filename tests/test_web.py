@@ -207,7 +207,9 @@ def test_api_endpoints_with_gradio_client(server, song, tmp_path):
     with pytest.raises(Exception, match="at most 1000"):
         client.predict(session, handle_file(str(song)), 5000, None, None, ["Easy"],
                        0, 0, 0, 0, 0, 3, False, ["sm"], api_name="/generate_charts")  # fmt: skip
-    assert client.predict(api_name="/models")["onset"]["bundled"] is True
+    models = client.predict(api_name="/models")
+    assert models["onset"]["bundled"] is True and models["steps"]["backend"] == "torch"
+    assert models["unclip"]["test_model"] is True and models["unclip"]["backend"] == "torch"
     picture = tmp_path / "content.png"
     Image.new("RGB", (32, 32), (90, 40, 200)).save(picture)
     with pytest.raises(Exception, match="no StyTr² weights"):  # none installed in the test app
