@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from app import commands
-from app.export_commands import add_export_parser
+from app.export_commands import add_backend_option, add_export_parser
 from app.unclip_commands import add_unclip_parsers
 
 
@@ -104,8 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps-model", type=Path, default=None, help="step-selection folder (default: bundled)"
     )
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: --model is a folder `studio export chart` wrote")  # fmt: skip
+    add_backend_option(p, "chart")
     p.add_argument(
         "--density",
         default=None,
@@ -168,8 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--style-weights", type=float, nargs="+", default=None, help="one weight per style"
     )
     p.add_argument("--size", type=int, default=None, help="scale the longer side to N px")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: --model is a folder `studio export stytr2` wrote")  # fmt: skip
+    add_backend_option(p, "stytr2")
     p.set_defaults(run=commands.run_style)
 
     add_unclip_parsers(sub)

@@ -26,6 +26,12 @@ def add_export_parser(sub) -> None:
     p.set_defaults(run=run_export)
 
 
+def add_backend_option(p, what: str) -> None:
+    """`--backend torch|onnx` for a command whose --model may be an export folder."""
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help=f"onnx: --model is a folder `studio export {what}` wrote")  # fmt: skip
+
+
 def run_export(args) -> dict:
     specs = _specs(args.what, args.model, args.steps_model)
     try:

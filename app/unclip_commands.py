@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.export_commands import add_backend_option
+
 DEFAULT_UNCLIP = Path.home() / ".local" / "share" / "genelive-studio" / "models" / "karlo"
 
 
@@ -56,8 +58,7 @@ def _common(p: argparse.ArgumentParser, stages: str, guidance: str) -> None:
     p.add_argument("--steps", default=None, help=f"steps per stage, {stages} (default 25,25,7)")
     p.add_argument("--guidance", default=None, help=f"guidance scales, {guidance} (default 4,8)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: --model is a folder `studio export unclip` wrote")  # fmt: skip
+    add_backend_option(p, "unclip")
 
 
 def _numbers(text: str | None, names: tuple[str, ...], kind: type, flag: str) -> dict:
