@@ -27,7 +27,7 @@ from PIL import Image
 from export.folder import write_atomic
 from export.images import open_image, png_with_parameters
 from unclip.components import MODEL_INDEX, KarloFolder, UnCLIPModelError, resolve_model
-from unclip.nets import OnnxNets, TorchNets
+from unclip.nets import GRAPH_OUTPUTS, OnnxNets, TorchNets
 
 Progress = Callable[[float, str], None]  # (fraction of the job done, what is running)
 MAX_STEPS = 1000
@@ -154,8 +154,9 @@ class UnCLIP:
         names = [n for n in read_manifest(export_dir)["graphs"] if n.startswith("unclip/")]
         if not names:
             raise UnCLIPModelError(f"{export_dir}: no unCLIP graphs; run studio export unclip")
-        for name in names:
-            verified_graph(export_dir, name)  # every file against the manifest's SHA-256
+        for name in names:  # every file against the manifest's SHA-256 (OnnxNets: the graphs)
+            if name.removeprefix("unclip/") not in GRAPH_OUTPUTS:
+                verified_graph(export_dir, name)
         index = export_dir / "unclip" / "model_index" / MODEL_INDEX
         folder = KarloFolder(export_dir / "unclip", onnx=True, index_file=index)
         if not folder.tasks():
