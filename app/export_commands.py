@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from export.onnx import DEFAULT_OPSET, EXPORTERS, ExportError
+from export.onnx import DEFAULT_OPSET, EXPORTERS, ExportError, export_graphs
 
 
 def add_export_parser(sub) -> None:
@@ -34,8 +34,10 @@ def add_backend_option(p, what: str) -> None:
 
 def run_export(args) -> dict:
     specs = _specs(args.what, args.model, args.steps_model)
+    report = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
-        manifest = export_all(specs, args)
+        manifest = export_graphs(specs, args.output, opset=args.opset, exporter=args.exporter,
+                                 report=report)  # fmt: skip
     except ExportError as e:
         print(f"export failed: {e}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -57,11 +59,3 @@ def _specs(what: str, model: Path | None, steps_model: Path | None = None) -> li
     from unclip.nets import graph_specs
 
     return graph_specs(KarloFolder(resolve_model(model)))
-
-
-def export_all(specs, args) -> dict:
-    from export.onnx import export_graphs
-
-    report = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    return export_graphs(specs, args.output, opset=args.opset, exporter=args.exporter,
-                         report=report)  # fmt: skip

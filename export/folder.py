@@ -52,18 +52,19 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_folder(target: str | Path) -> Iterator[Path]:
+def atomic_folder(target: str | Path, replace: bool = False) -> Iterator[Path]:
     """Build a folder in a temporary sibling and rename it into place when the block succeeds;
-    on failure nothing is left. The target must not exist yet (or be an empty folder)."""
+    on failure nothing is left. The target must not exist yet (or be an empty folder) unless
+    `replace`, when an old one is swapped out."""
     target = Path(target)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    if target.exists() and not replace and (not target.is_dir() or any(target.iterdir())):
         raise FileExistsError(f"{target} already exists and is not empty; choose a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         if target.is_dir():
-            target.rmdir()
+            shutil.rmtree(target)  # empty unless `replace`
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

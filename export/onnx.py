@@ -17,8 +17,6 @@ import hashlib
 import io
 import json
 import logging
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -30,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.folder import ModelFolderError, write_json_atomic
+from export.backend import OnnxBackend
+from export.folder import ModelFolderError, atomic_folder, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -169,47 +168,31 @@ def _still_valid(out_dir: Path, spec: GraphSpec, entry: dict, opset: int, export
 
 
 def _export_one(spec: GraphSpec, out_dir: Path, opset: int, exporter: str) -> dict:
-    target = out_dir / spec.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        if spec.module is None:
-            for rel, data in spec.extra_files.items():
-                (tmp / rel).write_bytes(data)
-            files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-            _replace(tmp, target)
-            return {"files": files, "source": spec.source, "opset": opset, "exporter": exporter}
-        module = spec.module.eval()
-        _export(module, spec, tmp / GRAPH_FILE, opset, exporter)
-        io_spec = _check_graph(tmp / GRAPH_FILE, spec)
-        graph = tmp / GRAPH_FILE
-        errors = {"export_shape": _compare(module, graph, spec, spec.example),
-                  "second_shape": _compare(module, graph, spec, spec.second)}  # fmt: skip
+    entry = {"source": spec.source, "opset": opset, "exporter": exporter}
+    with atomic_folder(out_dir / spec.name, replace=True) as tmp:
+        if spec.module is not None:
+            graph = tmp / GRAPH_FILE
+            module = spec.module.eval()
+            _export(module, spec, graph, opset, exporter)
+            io_spec = _check_graph(graph, spec)
+            try:
+                session = OnnxBackend(graph, device="cpu").session
+            except ModelFolderError as e:
+                raise ExportError(f"{spec.name}: {e}") from None
+            errors = {"export_shape": _compare(module, session, spec, spec.example),
+                      "second_shape": _compare(module, session, spec, spec.second)}  # fmt: skip
+            entry |= {
+                "versions": {p: version(p) for p in ("torch", "onnx", "onnxruntime-gpu")},
+                "inputs": io_spec["inputs"],
+                "outputs": io_spec["outputs"],
+                "tolerance": {"atol": spec.atol, "rtol": spec.rtol},
+                "max_abs_error": {k: v[0] for k, v in errors.items()},
+                "max_rel_error": {k: v[1] for k, v in errors.items()},
+            }
         for rel, data in spec.extra_files.items():
             (tmp / rel).write_bytes(data)
-        files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        _replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return {
-        "files": files,
-        "opset": opset,
-        "exporter": exporter,
-        "versions": {p: version(p) for p in ("torch", "onnx", "onnxruntime-gpu")},
-        "source": spec.source,
-        "inputs": io_spec["inputs"],
-        "outputs": io_spec["outputs"],
-        "tolerance": {"atol": spec.atol, "rtol": spec.rtol},
-        "max_abs_error": {k: v[0] for k, v in errors.items()},
-        "max_rel_error": {k: v[1] for k, v in errors.items()},
-    }
-
-
-def _replace(tmp: Path, target: Path) -> None:
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
+        entry["files"] = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+    return entry
 
 
 def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> None:
@@ -274,13 +257,8 @@ def _check_graph(path: Path, spec: GraphSpec) -> dict:
     return {"inputs": inputs, "outputs": [describe(v) for v in model.graph.output]}
 
 
-def _compare(module, path: Path, spec: GraphSpec, inputs: dict) -> tuple[float, float]:
+def _compare(module, session, spec: GraphSpec, inputs: dict) -> tuple[float, float]:
     """Max abs and rel error of onnxruntime against PyTorch on `inputs`, or ExportError."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     with torch.inference_mode():
         expected = module(**inputs)
     if isinstance(expected, torch.Tensor):
