@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app import commands
 from app.export_commands import add_backend_option, add_export_parser
+from app.paths import JOBS_DIR, STYTR2_DIR, UNCLIP_DIR
 from app.unclip_commands import add_unclip_parsers
 
 
@@ -41,19 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs-dir",
         type=Path,
-        default=Path.home() / ".local" / "share" / "genelive-studio" / "jobs",
+        default=JOBS_DIR,
         help="where results and history are kept, one folder per job",
     )
     p.add_argument(
         "--stytr2",
         type=Path,
-        default=Path.home() / ".local" / "share" / "genelive-studio" / "models" / "stytr2",
+        default=STYTR2_DIR,
         help="StyTr² folder for the Style tab (studio import-stytr2 writes one)",
     )
     p.add_argument(
         "--unclip",
         type=Path,
-        default=Path.home() / ".local" / "share" / "genelive-studio" / "models" / "karlo",
+        default=UNCLIP_DIR,
         help="Karlo-format unCLIP folder for the Images tab",
     )
     p.set_defaults(run=commands.run_app)

@@ -5,24 +5,38 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from export.onnx import DEFAULT_OPSET, EXPORTERS, ExportError, export_graphs
+from app.paths import STYTR2_DIR, UNCLIP_DIR
+from export.onnx import DEFAULT_OPSET, EXPORTERS, PRECISIONS, ExportError, export_graphs
+
+PIPELINES = ("chart", "stytr2", "unclip")
 
 
 def add_export_parser(sub) -> None:
-    p = sub.add_parser("export", help="export networks to ONNX, verified, with a manifest")
-    p.add_argument("what", choices=["chart", "stytr2", "unclip"], help="which pipeline's networks")
+    p = sub.add_parser(
+        "export",
+        help="export networks to ONNX, verified, with a manifest",
+        description="Export a pipeline's networks (or, with --all, every pipeline's) to ONNX, "
+        "verify each against PyTorch and write OUT_DIR/manifest.json.",
+    )
+    p.add_argument("what", nargs="?", choices=PIPELINES, help="which pipeline's networks")
+    p.add_argument("--all", action="store_true",
+                   help="every pipeline into one folder: charts (bundled or --model), StyTr² "
+                        "(--stytr2) and unCLIP (--unclip) where those folders exist")  # fmt: skip
     p.add_argument("--model", type=Path, default=None,
                    help="the PyTorch model folder (chart: the onset model, default bundled; "
-                        "stytr2: import-stytr2's; unclip: a Karlo folder)")  # fmt: skip
-    p.add_argument(
-        "--steps-model",
-        type=Path,
-        default=None,
-        help="chart: the step-selection model (default bundled)",
-    )
+                        "stytr2: import-stytr2's; unclip: a Karlo folder or hub id)")  # fmt: skip
+    p.add_argument("--steps-model", type=Path, default=None,
+                   help="chart: the step-selection model (default bundled)")  # fmt: skip
+    p.add_argument("--stytr2", type=Path, default=STYTR2_DIR, help="--all: the StyTr² folder")
+    p.add_argument("--unclip", type=Path, default=UNCLIP_DIR, help="--all: the unCLIP folder")
     p.add_argument("-o", "--output", type=Path, required=True, help="export folder")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    p.add_argument("--opset", type=int, default=None,
+                   help=f"ONNX opset for every graph (default: each graph's own; {DEFAULT_OPSET} "
+                        "for most)")  # fmt: skip
     p.add_argument("--exporter", choices=EXPORTERS, default="dynamo")
+    p.add_argument("--fp16", action="store_true",
+                   help="fp16 graphs (for GPUs) through onnxruntime's float16 converter, each "
+                        "checked against the fp32 PyTorch network")  # fmt: skip
     p.set_defaults(run=run_export)
 
 
@@ -33,15 +47,33 @@ def add_backend_option(p, what: str) -> None:
 
 
 def run_export(args) -> dict:
-    specs = _specs(args.what, args.model, args.steps_model)
     report = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    specs = []
+    for what, model in _pipelines(args, report):
+        specs += _specs(what, model, args.steps_model)
+    precision = PRECISIONS[1] if args.fp16 else PRECISIONS[0]
     try:
         manifest = export_graphs(specs, args.output, opset=args.opset, exporter=args.exporter,
-                                 report=report)  # fmt: skip
+                                 report=report, precision=precision)  # fmt: skip
     except ExportError as e:
         print(f"export failed: {e}", file=sys.stderr)
         raise SystemExit(1) from None
     return {"folder": str(args.output), "graphs": sorted(manifest["graphs"])}
+
+
+def _pipelines(args, report) -> list[tuple[str, Path | None]]:
+    """(pipeline, model folder) pairs to export."""
+    if args.all == (args.what is not None):
+        raise ValueError("name one pipeline (chart, stytr2, unclip) or give --all")
+    if not args.all:
+        return [(args.what, args.model)]
+    chosen = [("chart", args.model)]
+    for what, folder in (("stytr2", args.stytr2), ("unclip", args.unclip)):
+        if folder.exists():
+            chosen.append((what, folder))
+        else:
+            report(f"{what}: no model at {folder}, not exported (give --{what} DIR)")
+    return chosen
 
 
 def _specs(what: str, model: Path | None, steps_model: Path | None = None) -> list:

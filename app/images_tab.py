@@ -10,7 +10,7 @@ import gradio as gr
 
 from app.charts_tab import ALL_ERRORS, user_error
 from app.jobs import JobStore
-from app.unclip_commands import DEFAULT_UNCLIP
+from app.paths import UNCLIP_DIR
 from export.folder import ModelFolderError
 from export.onnx import backend_for
 from unclip import Cancelled, Guidance, Steps, UnCLIP, UnCLIPModelError
@@ -34,7 +34,7 @@ class ImageService:
         if self.pipe is None:
             why = f" ({self.problem})" if self.problem else ""
             return (f"**No unCLIP model loaded{why}.** {WHERE_TO_GET} Then restart the app with "
-                    f"`--unclip FOLDER` (default `{DEFAULT_UNCLIP}`).")  # fmt: skip
+                    f"`--unclip FOLDER` (default `{UNCLIP_DIR}`).")  # fmt: skip
         tasks = {"text": "text to image", "image": "variations"}
         can = ", ".join(tasks[t] for t in self.pipe.folder.tasks())
         note = f"\n\n**{TEST_MODEL_NOTE}.**" if self.pipe.is_tiny_random else ""

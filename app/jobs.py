@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.paths import JOBS_DIR
 from export.folder import write_json_atomic
 
 SIDECAR = "job.json"
-DEFAULT_ROOT = Path.home() / ".local" / "share" / "genelive-studio" / "jobs"
+
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
 _SESSION = re.compile(r"^[0-9a-f]{32}$")
 
@@ -44,7 +45,7 @@ class Job:
 
 
 class JobStore:
-    def __init__(self, root: Path = DEFAULT_ROOT):
+    def __init__(self, root: Path = JOBS_DIR):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 

@@ -14,7 +14,6 @@ from export.onnx import backend_for
 from stytr2 import ImageError, StyleTransfer
 from stytr2.official import WHERE_TO_GET
 
-DEFAULT_STYTR2 = Path.home() / ".local" / "share" / "genelive-studio" / "models" / "stytr2"
 HISTORY_HEADERS = ["job", "created", "content", "styles", "strength", "status"]
 
 

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from app.export_commands import add_backend_option
-
-DEFAULT_UNCLIP = Path.home() / ".local" / "share" / "genelive-studio" / "models" / "karlo"
+from app.paths import UNCLIP_DIR
 
 
 def add_unclip_parsers(sub) -> None:
@@ -53,7 +52,7 @@ def add_unclip_parsers(sub) -> None:
 def _common(p: argparse.ArgumentParser, stages: str, guidance: str) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the PNGs")
     p.add_argument("--model", default=None,
-                   help=f"Karlo-format folder or hub id (default {DEFAULT_UNCLIP})")  # fmt: skip
+                   help=f"Karlo-format folder or hub id (default {UNCLIP_DIR})")  # fmt: skip
     p.add_argument("--seed", type=int, default=None, help="default: random (recorded in the PNG)")
     p.add_argument("--steps", default=None, help=f"steps per stage, {stages} (default 25,25,7)")
     p.add_argument("--guidance", default=None, help=f"guidance scales, {guidance} (default 4,8)")
@@ -84,7 +83,7 @@ def _settings(args, stages: tuple[str, ...], scales: tuple[str, ...]):
 def _load(args):
     from unclip import UnCLIP
 
-    model = args.model or DEFAULT_UNCLIP
+    model = args.model or UNCLIP_DIR
     pipe = UnCLIP.load(model, backend=args.backend, device=args.device)
     if pipe.is_tiny_random:
         print(f"note: {model} is a random-weight test model; its images are noise", file=sys.stderr)

@@ -21,9 +21,9 @@ from app.charts_tab import (
     user_error,
 )
 from app.images_tab import ImageService, build_images_tab
-from app.jobs import DEFAULT_ROOT, JobStore, new_session_id
-from app.style_tab import DEFAULT_STYTR2, StyleService, build_style_tab
-from app.unclip_commands import DEFAULT_UNCLIP
+from app.jobs import JobStore, new_session_id
+from app.paths import JOBS_DIR, STYTR2_DIR, UNCLIP_DIR
+from app.style_tab import StyleService, build_style_tab
 from export.folder import ModelFolderError
 from export.onnx import backend_for
 from genelive.config import DIFFICULTIES
@@ -39,9 +39,9 @@ TIMING_FILE_TYPES = [".sm", ".ssc", ".osu", ".json"]
 
 def build_app(
     model_dir: Path | None = None,
-    jobs_dir: Path = DEFAULT_ROOT,
-    stytr2_dir: Path | None = DEFAULT_STYTR2,
-    unclip_dir: Path | None = DEFAULT_UNCLIP,
+    jobs_dir: Path = JOBS_DIR,
+    stytr2_dir: Path | None = STYTR2_DIR,
+    unclip_dir: Path | None = UNCLIP_DIR,
 ) -> gr.Blocks:
     generator = ChartGenerator.load(model_dir, backend=backend_for(model_dir))
     store = JobStore(jobs_dir)
@@ -361,9 +361,9 @@ def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
     model_dir: Path | None = None,
-    jobs_dir: Path = DEFAULT_ROOT,
-    stytr2_dir: Path | None = DEFAULT_STYTR2,
-    unclip_dir: Path | None = DEFAULT_UNCLIP,
+    jobs_dir: Path = JOBS_DIR,
+    stytr2_dir: Path | None = STYTR2_DIR,
+    unclip_dir: Path | None = UNCLIP_DIR,
 ) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: put the app behind an authenticating proxy", host)

@@ -57,19 +57,27 @@ class OnnxBackend:
 
     onnxruntime-gpu lists CUDA as available even on machines without a GPU, so the CUDA provider
     is asked for only when torch sees a GPU, and what the session really got is checked.
+    Inputs and outputs go through an IOBinding on the session's device: on a GPU the outputs
+    land in device memory once and are copied back once, not through onnxruntime's per-run
+    staging.
     """
 
     name = "onnx"
 
-    def __init__(self, onnx_path: str | Path, device: str = "auto"):
+    def __init__(self, onnx_path: str | Path, device: str = "auto", precision: str = "fp32"):
         import onnxruntime as ort
 
-        self.device = pick_device(device)
+        self.device, self.path, self.precision = pick_device(device), Path(onnx_path), precision
         providers = ["CPUExecutionProvider"]
         if self.device == "cuda":
             providers.insert(0, "CUDAExecutionProvider")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: CPU-only machines stay quiet
+        if precision == "fp16":
+            # onnxruntime 1.31 at ORT_ENABLE_ALL crashes the process (segfault) building a CPU
+            # session for the chart model's fp16 graphs; every lower level, layout included, is
+            # fine. Found by building sessions for each graph at each level.
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_LAYOUT
         try:
             self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
         except Exception as e:  # onnxruntime raises its own, unexported exception types
@@ -85,6 +93,10 @@ class OnnxBackend:
         missing = sorted(set(self.input_names) - set(inputs))
         if missing:
             raise ValueError(f"ONNX graph inputs not given: {missing}")
-        feed = {k: np.ascontiguousarray(inputs[k]) for k in self.input_names}
-        outputs = self.session.run(self.output_names, feed)
-        return dict(zip(self.output_names, outputs, strict=True))
+        binding = self.session.io_binding()
+        for name in self.input_names:
+            binding.bind_cpu_input(name, np.ascontiguousarray(inputs[name]))
+        for name in self.output_names:
+            binding.bind_output(name, self.device)
+        self.session.run_with_iobinding(binding)
+        return dict(zip(self.output_names, binding.copy_outputs_to_cpu(), strict=True))

@@ -37,6 +37,7 @@ MANIFEST = "manifest.json"
 GRAPH_FILE = "model.onnx"
 DEFAULT_OPSET = 18
 EXPORTERS = ("dynamo", "legacy")
+PRECISIONS = ("fp32", "fp16")
 
 
 class ExportError(RuntimeError):
@@ -56,8 +57,12 @@ class GraphSpec:
     source: dict[str, Any]  # what the graph is made from (config, weights hash): rerun key
     atol: float = 1e-4
     rtol: float = 1e-3
+    # fp16 graphs are checked against the fp32 PyTorch module: max abs error ≤ fp16_tol × the
+    # output's largest magnitude (fp16 has 11 significant bits; errors grow with depth).
+    fp16_tol: float = 1e-2
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written beside the graph
-    # A graph one exporter cannot take may name the other (say why where the spec is made).
+    # The graph's own exporter and opset where the defaults do not suit it (say why where the
+    # spec is made); an opset given to export_graphs overrides this one.
     exporter: str | None = None
     opset: int | None = None
 
@@ -105,7 +110,16 @@ def read_manifest(out_dir: str | Path) -> dict:
 def verified_graph(out_dir: str | Path, name: str) -> Path:
     """The folder of graph `name`, after checking every file against the manifest's SHA-256:
     a tampered, truncated or missing file is an error, never a silent load."""
-    out_dir = Path(out_dir)
+    return _verified_entry(Path(out_dir), name)[0]
+
+
+def load_graph(out_dir: str | Path, name: str, device: str = "auto") -> OnnxBackend:
+    """Graph `name` of an export folder as an onnxruntime backend, hash-checked first."""
+    folder, entry = _verified_entry(Path(out_dir), name)
+    return OnnxBackend(folder / GRAPH_FILE, device, precision=entry.get("precision", "fp32"))
+
+
+def _verified_entry(out_dir: Path, name: str) -> tuple[Path, dict]:
     entry = read_manifest(out_dir)["graphs"].get(name)
     if entry is None:
         raise ModelFolderError(f"{out_dir}: the export has no graph {name!r}")
@@ -118,19 +132,24 @@ def verified_graph(out_dir: str | Path, name: str) -> Path:
                 f"{path}: its SHA-256 does not match {out_dir / MANIFEST} (changed or truncated "
                 "since export); export again"
             )
-    return out_dir / name
+    return out_dir / name, entry
 
 
 def export_graphs(
     specs: list[GraphSpec],
     out_dir: str | Path,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     exporter: str = "dynamo",
     report: Callable[[str], None] = print,
+    precision: str = "fp32",
 ) -> dict:
-    """Export, verify and record every spec; returns the manifest."""
+    """Export, verify and record every spec; returns the manifest. precision="fp16": each graph
+    goes through onnxruntime's float16 converter (inputs and outputs stay float32) and is
+    verified against the fp32 PyTorch module with the spec's `fp16_tol`."""
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {EXPORTERS}, not {exporter!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -138,13 +157,16 @@ def export_graphs(
     except ModelFolderError:
         manifest = {"format": 1, "graphs": {}}
     for spec in specs:
-        graph_opset, graph_exporter = spec.opset or opset, spec.exporter or exporter
+        key = {"source": spec.source, "opset": opset or spec.opset or DEFAULT_OPSET,
+               "exporter": spec.exporter or exporter, "precision": precision}  # fmt: skip
+        if spec.module is None:
+            key |= {"opset": None, "exporter": None, "precision": None}  # plain files
         old = manifest["graphs"].get(spec.name)
-        if old and _still_valid(out_dir, spec, old, graph_opset, graph_exporter):
+        if old and _still_valid(out_dir, spec.name, old, key):
             report(f"{spec.name}: up to date, skipped")
             continue
         start = time.perf_counter()
-        manifest["graphs"][spec.name] = _export_one(spec, out_dir, graph_opset, graph_exporter)
+        manifest["graphs"][spec.name] = _export_one(spec, out_dir, key)
         write_json_atomic(out_dir / MANIFEST, manifest)
         err = manifest["graphs"][spec.name].get("max_abs_error")
         seconds = time.perf_counter() - start
@@ -156,36 +178,39 @@ def export_graphs(
     return manifest
 
 
-def _still_valid(out_dir: Path, spec: GraphSpec, entry: dict, opset: int, exporter: str) -> bool:
-    if (entry.get("source") != spec.source or entry.get("opset") != opset
-            or entry.get("exporter") != exporter):  # fmt: skip
+def _still_valid(out_dir: Path, name: str, entry: dict, key: dict) -> bool:
+    if any(entry.get(k, "fp32" if k == "precision" else None) != v for k, v in key.items()):
         return False
     try:
-        verified_graph(out_dir, spec.name)
+        verified_graph(out_dir, name)
     except ModelFolderError:
         return False
     return True
 
 
-def _export_one(spec: GraphSpec, out_dir: Path, opset: int, exporter: str) -> dict:
-    entry = {"source": spec.source, "opset": opset, "exporter": exporter}
+def _export_one(spec: GraphSpec, out_dir: Path, key: dict) -> dict:
+    entry = dict(key)
     with atomic_folder(out_dir / spec.name, replace=True) as tmp:
         if spec.module is not None:
-            graph = tmp / GRAPH_FILE
+            graph, fp16 = tmp / GRAPH_FILE, key["precision"] == "fp16"
             module = spec.module.eval()
-            _export(module, spec, graph, opset, exporter)
+            _export(module, spec, graph, key["opset"], key["exporter"])
+            if fp16:
+                _to_fp16(graph, spec.name)
             io_spec = _check_graph(graph, spec)
             try:
-                session = OnnxBackend(graph, device="cpu").session
+                session = OnnxBackend(graph, device="cpu", precision=key["precision"]).session
             except ModelFolderError as e:
                 raise ExportError(f"{spec.name}: {e}") from None
-            errors = {"export_shape": _compare(module, session, spec, spec.example),
-                      "second_shape": _compare(module, session, spec, spec.second)}  # fmt: skip
+            shapes = {"export_shape": spec.example, "second_shape": spec.second}
+            errors = {k: _compare(module, session, spec, v, fp16) for k, v in shapes.items()}
+            tolerance = ({"max_abs_over_max_output": spec.fp16_tol} if fp16
+                         else {"atol": spec.atol, "rtol": spec.rtol})  # fmt: skip
             entry |= {
                 "versions": {p: version(p) for p in ("torch", "onnx", "onnxruntime-gpu")},
                 "inputs": io_spec["inputs"],
                 "outputs": io_spec["outputs"],
-                "tolerance": {"atol": spec.atol, "rtol": spec.rtol},
+                "tolerance": tolerance,
                 "max_abs_error": {k: v[0] for k, v in errors.items()},
                 "max_rel_error": {k: v[1] for k, v in errors.items()},
             }
@@ -200,6 +225,8 @@ def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> N
     quiet = io.StringIO()
     # It lists the torchvision ops it cannot register; we have no torchvision and need none.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    # It notes each Split it leaves unfolded; harmless, and one line per attention layer.
+    logging.getLogger("onnxscript.optimizer._constant_folding").setLevel(logging.ERROR)
     try:
         with (torch.no_grad(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet),
               warnings.catch_warnings()):  # fmt: skip
@@ -257,7 +284,7 @@ def _check_graph(path: Path, spec: GraphSpec) -> dict:
     return {"inputs": inputs, "outputs": [describe(v) for v in model.graph.output]}
 
 
-def _compare(module, session, spec: GraphSpec, inputs: dict) -> tuple[float, float]:
+def _compare(module, session, spec: GraphSpec, inputs: dict, fp16: bool) -> tuple[float, float]:
     """Max abs and rel error of onnxruntime against PyTorch on `inputs`, or ExportError."""
     with torch.inference_mode():
         expected = module(**inputs)
@@ -278,8 +305,50 @@ def _compare(module, session, spec: GraphSpec, inputs: dict) -> tuple[float, flo
         diff = np.abs(value.astype(np.float64) - want)
         worst_abs = max(worst_abs, float(diff.max(initial=0.0)))
         worst_rel = max(worst_rel, float((diff / (np.abs(want) + 1e-6)).max(initial=0.0)))
-        if not np.allclose(value, want, atol=spec.atol, rtol=spec.rtol):
+        if fp16:
+            bound = spec.fp16_tol * float(np.abs(want).max(initial=0.0))
+            ok, rule = bool(diff.max(initial=0.0) <= bound), f"{spec.fp16_tol} × max |output|"
+        else:
+            ok = np.allclose(value, want, atol=spec.atol, rtol=spec.rtol)
+            rule = f"atol {spec.atol}, rtol {spec.rtol}"
+        if not ok:
             raise ExportError(f"{spec.name}: onnxruntime differs from PyTorch at {shapes}: max "
-                              f"abs error {diff.max():.3g} (tolerance atol {spec.atol}, rtol "
-                              f"{spec.rtol})")  # fmt: skip
+                              f"abs error {diff.max():.3g} (tolerance {rule})")  # fmt: skip
     return worst_abs, worst_rel
+
+
+def _to_fp16(path: Path, name: str) -> None:
+    """Rewrite the fp32 graph at `path` (and its external data) as fp16 with onnxruntime's
+    converter. Inputs and outputs stay float32, so every pipeline feeds and reads the same
+    arrays at either precision; ops on the converter's block list stay fp32 behind casts."""
+    import onnx_ir
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "fp32 values out of fp16 range": clipped, checked
+            model = convert_float_to_float16(str(path), keep_io_types=True)  # by path: > 2 GB ok
+    except Exception as e:
+        raise ExportError(f"{name}: the float16 converter failed: {e}") from e
+    _drop_repeated_casts(model.graph)
+    fp16_model = onnx_ir.from_proto(model)
+    fp16_model.graph.sort()  # the converter appends the input casts after their readers
+    for old in path.parent.glob(f"{path.name}*"):
+        old.unlink()
+    onnx_ir.save(fp16_model, path, external_data=f"{path.name}.data")
+
+
+def _drop_repeated_casts(graph) -> None:
+    """Where several blocked nodes read one fp16 value, the converter inserts the same Cast
+    (same name, same output) once per reader; onnxruntime refuses repeated node names. The
+    first copy precedes every reader, so the others can go."""
+    seen: dict[str, bytes] = {}
+    kept = []
+    for node in graph.node:
+        data = node.SerializeToString()
+        if node.name and seen.get(node.name) == data:
+            continue
+        seen.setdefault(node.name, data)
+        kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)

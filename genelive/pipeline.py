@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from export.backend import Backend, OnnxBackend, TorchBackend
+from export.backend import Backend, TorchBackend
 from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
-from export.onnx import verified_graph
+from export.onnx import load_graph
 from genelive.audio import load_audio
 from genelive.baselines import DDCOnsetNet, ddc_features, librosa_activation
 from genelive.config import (
@@ -108,8 +108,9 @@ class OnsetModel:
         loaded only if every file matches the manifest's SHA-256."""
         folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL
         if backend == "onnx":
-            graph = verified_graph(folder, ONSET_GRAPH)
-            return cls(read_any_config(graph), OnnxBackend(graph / "model.onnx", device), graph)
+            onnx_backend = load_graph(folder, ONSET_GRAPH, device)
+            graph = onnx_backend.path.parent
+            return cls(read_any_config(graph), onnx_backend, graph)
         if backend != "torch":
             raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         config = read_any_config(folder)

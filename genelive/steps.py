@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.backend import Backend, OnnxBackend, TorchBackend
+from export.backend import Backend, TorchBackend
 from export.folder import load_model_folder, read_config
-from export.onnx import verified_graph
+from export.onnx import load_graph
 from genelive.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
 from genelive.config import DIFFICULTIES
 from genelive.features import FPS, N_MELS, time_to_frame
@@ -134,9 +134,9 @@ class StepModel:
         One row at a time is latency-bound, so the CPU is the default device."""
         folder = Path(model_dir) if model_dir is not None else STEPS_DIR
         if backend == "onnx":
-            graph = verified_graph(folder, STEPS_GRAPH)
-            config = read_config(graph, StepConfig)
-            return cls(config, OnnxBackend(graph / "model.onnx", device), graph)
+            onnx_backend = load_graph(folder, STEPS_GRAPH, device)
+            graph = onnx_backend.path.parent
+            return cls(read_config(graph, StepConfig), onnx_backend, graph)
         if backend != "torch":
             raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         config, net = load_model_folder(folder, StepConfig, StepNet)

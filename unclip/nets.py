@@ -87,15 +87,13 @@ class OnnxNets:
     """The same calls as TorchNets, on the graphs of `studio export unclip` (hash-checked)."""
 
     def __init__(self, folder: KarloFolder, export_dir: Path, device: str = "auto"):
-        from export.backend import OnnxBackend
-        from export.onnx import verified_graph
+        from export.onnx import load_graph
 
         self.folder, self.device, self.dtype = folder, torch.device("cpu"), torch.float32
         self.sessions = {}
         for name in GRAPH_OUTPUTS:
             if (export_dir / "unclip" / name).is_dir():
-                path = verified_graph(export_dir, f"unclip/{name}") / "model.onnx"
-                self.sessions[name] = OnnxBackend(path, device)
+                self.sessions[name] = load_graph(export_dir, f"unclip/{name}", device)
 
     def _run(self, name: str, **inputs: torch.Tensor) -> list[torch.Tensor]:
         if name not in self.sessions:
