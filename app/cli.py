@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from app import commands
-from app.export_commands import add_backend_option, add_export_parser
+from app.batch.commands import add_batch_parser
+from app.export_commands import add_export_parser
+from app.options import add_chart_options, add_style_options
 from app.paths import JOBS_DIR, STYTR2_DIR, UNCLIP_DIR
 from app.unclip_commands import add_unclip_parsers
 
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=UNCLIP_DIR,
         help="Karlo-format unCLIP folder for the Images tab",
     )
+    p.add_argument("--onnx", type=Path, default=None,
+                   help="a `studio export` folder: every tab whose graphs it holds runs on "
+                        "onnxruntime from it (instead of --model/--stytr2/--unclip)")  # fmt: skip
     p.set_defaults(run=commands.run_app)
 
     p = sub.add_parser("onsets", help="onset activations of a song, per difficulty, to .npz")
@@ -80,45 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chart", help="charts for a song: .sm/.ssc/.osu/.json + audio copy")
     p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
     p.add_argument("-o", "--output", type=Path, required=True, help="song folder to write")
-    p.add_argument(
-        "--difficulties",
-        default="all",
-        help="comma-separated: beginner,easy,medium,hard,challenge, or all (default)",
-    )
-    p.add_argument("--formats", default="sm,ssc,osu,json", help="any of sm,ssc,osu,json")
+    add_chart_options(p)
     p.add_argument("--bpm", type=float, default=None, help="the song's tempo (else estimated)")
-    p.add_argument(
-        "--offset",
-        type=float,
-        default=None,
-        help="StepMania #OFFSET in seconds: beat 0 falls at -offset (needs --bpm; "
-        "without it the beat phase is estimated for the given BPM)",
-    )
-    p.add_argument(
-        "--timing-from",
-        type=Path,
-        default=None,
-        help="take the tempo map of an existing .sm/.ssc/.osu/.json chart of this audio",
-    )
-    p.add_argument("--seed", type=int, default=0, help="same seed, same charts (default 0)")
-    _add_model(p, "onset model folder (default: bundled GenéLive)")
-    p.add_argument(
-        "--steps-model", type=Path, default=None, help="step-selection folder (default: bundled)"
-    )
-    add_backend_option(p, "chart")
-    p.add_argument(
-        "--density",
-        default=None,
-        help="notes per second per difficulty, e.g. 'hard=4.5,challenge=7' "
-        "(default: the model's choice, kept inside the corpus' range)",
-    )
-    p.add_argument("--temperature", type=float, default=1.0, help="step sampling temperature")
-    p.add_argument("--keys", type=int, default=4, help="osu!mania key count (default 4)")
+    p.add_argument("--offset", type=float, default=None,
+                   help="StepMania #OFFSET in seconds: beat 0 falls at -offset (needs --bpm; "
+                        "without it the beat phase is estimated for the given BPM)")  # fmt: skip
+    p.add_argument("--timing-from", type=Path, default=None,
+                   help="take the tempo map of an existing .sm/.ssc/.osu/.json chart of this "
+                        "audio")  # fmt: skip
     p.add_argument("--title", default=None, help="song title (default: audio tags or file name)")
     p.add_argument("--artist", default=None, help="artist (default: audio tags)")
-    p.add_argument("--preview", action="store_true", help="also write preview/*.png and *.ogg")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
-    p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
     p.set_defaults(run=commands.run_chart)
 
     p = sub.add_parser("train-steps", help="train the step-selection (arrows, holds) model")
@@ -161,18 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", type=Path, help="content image")
     p.add_argument("style", type=Path, nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .png")
-    p.add_argument("--model", type=Path, required=True, help="StyTr² folder (import-stytr2)")
-    p.add_argument("--alpha", type=float, default=1.0, help="style strength 0..1 (default 1)")
-    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    p.add_argument(
-        "--style-weights", type=float, nargs="+", default=None, help="one weight per style"
-    )
-    p.add_argument("--size", type=int, default=None, help="scale the longer side to N px")
-    add_backend_option(p, "stytr2")
+    add_style_options(p)
     p.set_defaults(run=commands.run_style)
 
     add_unclip_parsers(sub)
     add_export_parser(sub)
+    add_batch_parser(sub)
 
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")

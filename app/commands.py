@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -322,11 +323,18 @@ def _format_table(title: str, rows: list[tuple[str, dict]]) -> str:
 def run_app(args) -> None:
     from app.web import launch
 
-    launch(
-        host=args.host,
-        port=args.port,
-        model_dir=args.model,
-        jobs_dir=args.jobs_dir,
-        stytr2_dir=args.stytr2,
-        unclip_dir=args.unclip,
-    )
+    folders = {"model": args.model, "stytr2": args.stytr2, "unclip": args.unclip}
+    if args.onnx is not None:
+        folders |= onnx_app_folders(args.onnx)
+    launch(host=args.host, port=args.port, model_dir=folders["model"], jobs_dir=args.jobs_dir,
+           stytr2_dir=folders["stytr2"], unclip_dir=folders["unclip"])  # fmt: skip
+
+
+def onnx_app_folders(export_dir: Path) -> dict[str, Path]:
+    """The app's model options an export folder serves: each pipeline whose graphs it holds."""
+    from export.onnx import read_manifest
+
+    names = read_manifest(export_dir)["graphs"]
+    options = {"chart/": "model", "stytr2/": "stytr2", "unclip/": "unclip"}
+    return {option: export_dir for prefix, option in options.items()
+            if any(n.startswith(prefix) for n in names)}  # fmt: skip

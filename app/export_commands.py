@@ -40,12 +40,6 @@ def add_export_parser(sub) -> None:
     p.set_defaults(run=run_export)
 
 
-def add_backend_option(p, what: str) -> None:
-    """`--backend torch|onnx` for a command whose --model may be an export folder."""
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help=f"onnx: --model is a folder `studio export {what}` wrote")  # fmt: skip
-
-
 def run_export(args) -> dict:
     report = lambda line: print(line, file=sys.stderr)  # noqa: E731
     specs = []

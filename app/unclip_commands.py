@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.export_commands import add_backend_option
+from app.options import add_backend_option
 from app.paths import UNCLIP_DIR
 
 
@@ -51,9 +51,16 @@ def add_unclip_parsers(sub) -> None:
 
 def _common(p: argparse.ArgumentParser, stages: str, guidance: str) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the PNGs")
+    add_unclip_options(p, stages, guidance)
+
+
+def add_unclip_options(p: argparse.ArgumentParser, stages: str, guidance: str,
+                       seed_default: int | None = None) -> None:  # fmt: skip
     p.add_argument("--model", default=None,
                    help=f"Karlo-format folder or hub id (default {UNCLIP_DIR})")  # fmt: skip
-    p.add_argument("--seed", type=int, default=None, help="default: random (recorded in the PNG)")
+    seed_help = "default: random (recorded in the PNG)" if seed_default is None else (
+        f"default {seed_default}; images i = 0..K-1 of a prompt use seed + i")  # fmt: skip
+    p.add_argument("--seed", type=int, default=seed_default, help=seed_help)
     p.add_argument("--steps", default=None, help=f"steps per stage, {stages} (default 25,25,7)")
     p.add_argument("--guidance", default=None, help=f"guidance scales, {guidance} (default 4,8)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
@@ -72,7 +79,7 @@ def _numbers(text: str | None, names: tuple[str, ...], kind: type, flag: str) ->
         raise ValueError(f"{flag}: {text!r} is not {len(names)} {kind.__name__} values") from None
 
 
-def _settings(args, stages: tuple[str, ...], scales: tuple[str, ...]):
+def stage_settings(args, stages: tuple[str, ...], scales: tuple[str, ...]):
     from unclip import Guidance, Steps
 
     steps = Steps(**_numbers(args.steps, stages, int, "--steps"))
@@ -117,21 +124,23 @@ def run_imagine(args) -> dict:
         if args.prompt is None:
             raise ValueError("give a prompt (or --from-png IMAGE)")
         prompt, seed, num = args.prompt, args.seed, args.num_images
-        steps, guidance = _settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
+        steps, guidance = stage_settings(
+            args, ("prior", "decoder", "super_res"), ("prior", "decoder")
+        )
     result = _load(args).text_to_image(prompt, num_images=num, seed=seed, steps=steps,
                                        guidance=guidance, progress=_progress)  # fmt: skip
     return _report(result, args.output, "imagine")
 
 
 def run_vary(args) -> dict:
-    steps, guidance = _settings(args, ("decoder", "super_res"), ("decoder",))
+    steps, guidance = stage_settings(args, ("decoder", "super_res"), ("decoder",))
     result = _load(args).variations(args.image, num_images=args.num_images, seed=args.seed,
                                     steps=steps, guidance=guidance, progress=_progress)  # fmt: skip
     return _report(result, args.output, f"{args.image.stem}-variation")
 
 
 def run_interpolate(args) -> dict:
-    steps, guidance = _settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
+    steps, guidance = stage_settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
     result = _load(args).interpolate(args.a, args.b, frames=args.frames, seed=args.seed,
                                      steps=steps, guidance=guidance,
                                      progress=_progress)  # fmt: skip
@@ -139,7 +148,7 @@ def run_interpolate(args) -> dict:
 
 
 def run_text_diff(args) -> dict:
-    steps, guidance = _settings(args, ("decoder", "super_res"), ("decoder",))
+    steps, guidance = stage_settings(args, ("decoder", "super_res"), ("decoder",))
     result = _load(args).text_diff(args.image, args.to, args.from_caption, frames=args.frames,
                                    strength=args.strength, seed=args.seed, steps=steps,
                                    guidance=guidance, progress=_progress)  # fmt: skip

@@ -247,3 +247,11 @@ def test_fp16_chart_graphs_load_and_chart_like_fp32(corpus, tmp_path):
     beats = {p: [n.beat for c in s.charts for n in c.notes] for p, s in songs.items()}
     same = len(set(beats["fp16"]) & set(beats["fp32"])) / len(set(beats["fp32"]))
     assert same > 0.95
+
+
+def test_app_onnx_option_serves_each_tab_the_export_holds(exported, tmp_path):
+    from app.commands import onnx_app_folders
+
+    assert onnx_app_folders(exported) == {"stytr2": exported}
+    with pytest.raises(ModelFolderError, match=r"no manifest\.json"):
+        onnx_app_folders(tmp_path)
