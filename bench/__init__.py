@@ -17,7 +17,18 @@ def run_child(script: str, *args: str) -> dict:
 
 
 def peak_rss_mib() -> int:
-    """This process's peak resident memory so far, MiB (Linux reports KiB)."""
+    """This process's peak resident memory so far, MiB.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child
+    started by a big parent reports at least the parent's size (it made two unCLIP rows read
+    the same 2881 MiB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024)  # kB
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 

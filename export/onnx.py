@@ -113,10 +113,13 @@ def verified_graph(out_dir: str | Path, name: str) -> Path:
     return _verified_entry(Path(out_dir), name)[0]
 
 
-def load_graph(out_dir: str | Path, name: str, device: str = "auto") -> OnnxBackend:
-    """Graph `name` of an export folder as an onnxruntime backend, hash-checked first."""
+def load_graph(out_dir: str | Path, name: str, device: str = "auto",
+               memory_arena: bool = True) -> OnnxBackend:  # fmt: skip
+    """Graph `name` of an export folder as an onnxruntime backend, hash-checked first
+    (`memory_arena`: see OnnxBackend)."""
     folder, entry = _verified_entry(Path(out_dir), name)
-    return OnnxBackend(folder / GRAPH_FILE, device, precision=entry.get("precision", "fp32"))
+    return OnnxBackend(folder / GRAPH_FILE, device, precision=entry.get("precision", "fp32"),
+                       memory_arena=memory_arena)  # fmt: skip
 
 
 def _verified_entry(out_dir: Path, name: str) -> tuple[Path, dict]:

@@ -5,44 +5,47 @@ either backend).
 Both use the legacy TorchScript exporter at opset 17: torch.export (dynamo) rejects the onset
 network's time pooling ("Cannot create Dim with inconsistent min=0, max=-oo"). The check at a
 second shape (other batch, frame count and number of levels) proves the dynamic axes held.
-KLab's chunked BiLSTM (`lstm_chunk_frames` > 0, the `paper` config) loops over chunks in Python
-and is not exported yet.
+KLab's chunked BiLSTM (`lstm_chunk_frames` > 0, the `paper` config) carries LSTM state from chunk
+to chunk in a Python loop, so such a model exports as three graphs (the LSTM's input, one LSTM
+call with its state, the head) and `ChunkedOnsetGraphs` runs the same `chunked_bilstm` loop the
+PyTorch model runs, around them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
-from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder
-from export.onnx import GraphSpec, source_hash
+from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
+from export.onnx import GraphSpec, load_graph, source_hash
 from genelive.config import OnsetConfig
+from genelive.model import OnsetNet, chunked_bilstm
 from genelive.pipeline import DEFAULT_MODEL, ONSET_GRAPH, build_network, read_any_config
 from genelive.steps import N_ROW_FEATURES, STEPS_DIR, STEPS_GRAPH, StepConfig, StepNet
 
 LEGACY = {"exporter": "legacy", "opset": 17}
+# A chunked-BiLSTM onset model's three graphs, in the order they run.
+CHUNKED_GRAPHS = ("chart/onset_input", "chart/onset_lstm", "chart/onset_head")
 
 
 def graph_specs(onset_dir: str | Path | None = None, steps_dir: str | Path | None = None):
     onset_dir, steps_dir = Path(onset_dir or DEFAULT_MODEL), Path(steps_dir or STEPS_DIR)
-    return [_onset_spec(onset_dir), _steps_spec(steps_dir)]
+    return [*_onset_specs(onset_dir), _steps_spec(steps_dir)]
 
 
 def _made_from(folder: Path) -> dict:
     return {"from": source_hash([folder / CONFIG_FILE, folder / "model.safetensors"])}
 
 
-def _onset_spec(folder: Path) -> GraphSpec:
+def _onset_specs(folder: Path) -> list[GraphSpec]:
     config = read_any_config(folder)
     if not isinstance(config, OnsetConfig):
         raise ModelFolderError(f"{folder}: only GenéLive onset models export ({config.model_type})")
-    if config.lstm_chunk_frames:
-        raise ModelFolderError(
-            f"{folder}: chunked BiLSTM models (lstm_chunk_frames > 0) do not "
-            "export yet; use the PyTorch backend"
-        )
     _, net = load_model_folder(folder, OnsetConfig, build_network)
+    net.eval()
     g = torch.Generator().manual_seed(0)
 
     def inputs(songs: int, frames: int, levels: int) -> dict[str, torch.Tensor]:
@@ -58,17 +61,92 @@ def _onset_spec(folder: Path) -> GraphSpec:
         "difficulty": {0: "levels"},
         "onset_probs": {0: "songs", 1: "levels", 2: "frames"},
     }
-    return GraphSpec(
-        ONSET_GRAPH,
-        net.eval(),
-        inputs(2, 300, 3),
-        inputs(3, 517, 5),
-        ["onset_probs"],
-        axes,
-        _made_from(folder),
-        extra_files={CONFIG_FILE: (folder / CONFIG_FILE).read_bytes()},
-        **LEGACY,
-    )
+    config_file = {CONFIG_FILE: (folder / CONFIG_FILE).read_bytes()}
+    if not config.lstm_chunk_frames:
+        return [GraphSpec(ONSET_GRAPH, net, inputs(2, 300, 3), inputs(3, 517, 5),
+                          ["onset_probs"], axes, _made_from(folder), extra_files=config_file,
+                          **LEGACY)]  # fmt: skip
+    rows, frames = {0: "rows", 1: "frames"}, {1: "rows"}
+    width, hidden = net.lstm.input_size, net.lstm.hidden_size
+    state = lambda n: torch.randn(2 * net.lstm.num_layers, n, hidden, generator=g)  # noqa: E731
+    chunk = lambda n, t, f: {"x": torch.randn(n, t, f, generator=g), "h0": state(n),  # noqa: E731
+                             "c0": state(n)}  # fmt: skip
+    axes_in = {k: v for k, v in axes.items() if k != "onset_probs"} | {"lstm_input": rows}
+    return [
+        GraphSpec(CHUNKED_GRAPHS[0], _LstmInput(net), inputs(2, 300, 3), inputs(3, 517, 5),
+                  ["lstm_input"], axes_in, _made_from(folder), extra_files=config_file,
+                  **LEGACY),
+        GraphSpec(CHUNKED_GRAPHS[1], _LstmChunk(net), chunk(2, 40, width), chunk(3, 23, width),
+                  ["lstm_output", "h", "c"],
+                  {"x": rows, "h0": frames, "c0": frames, "lstm_output": rows, "h": frames,
+                   "c": frames}, _made_from(folder), **LEGACY),
+        GraphSpec(CHUNKED_GRAPHS[2], _Head(net), {"lstm_output": torch.randn(2, 40, 2 * hidden)},
+                  {"lstm_output": torch.randn(3, 23, 2 * hidden)}, ["frame_probs"],
+                  {"lstm_output": rows, "frame_probs": rows}, _made_from(folder), **LEGACY),
+    ]  # fmt: skip
+
+
+class _LstmInput(nn.Module):
+    """The conv stack and the per-difficulty rows, up to the BiLSTM."""
+
+    def __init__(self, net: OnsetNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, log_mel, beats, difficulty) -> dict[str, torch.Tensor]:
+        rows = self.net.per_difficulty(self.net.encode(log_mel), beats, difficulty)
+        return {"lstm_input": self.net.lstm_input(*rows)}  # (B·D, T, C + 2)
+
+
+class _LstmChunk(_LstmInput):
+    """One call of the BiLSTM from a given state: one chunk of KLab's loop."""
+
+    def forward(self, x, h0, c0) -> dict[str, torch.Tensor]:
+        out, (h, c) = self.net.lstm(x, (h0, c0))
+        return {"lstm_output": out, "h": h, "c": c}
+
+
+class _Head(_LstmInput):
+    def forward(self, lstm_output) -> dict[str, torch.Tensor]:
+        return {"frame_probs": torch.sigmoid(self.net.head(lstm_output)[..., 0])}  # (N, T)
+
+
+class ChunkedOnsetGraphs:
+    """A chunked-BiLSTM onset model on onnxruntime, as a backend (`run`) of OnsetModel: the
+    three graphs of `studio export chart`, driven by the same `chunked_bilstm` loop as PyTorch."""
+
+    name = "onnx"
+
+    def __init__(self, export_dir: Path, device: str = "auto"):
+        # No memory arena, as for the unchunked graph (genelive.pipeline).
+        self.input, lstm, self.head = (load_graph(export_dir, n, device, memory_arena=False)
+                                       for n in CHUNKED_GRAPHS)  # fmt: skip
+        self.device, self.path = self.input.device, self.input.path
+        self.config = read_config(self.path.parent, OnsetConfig)
+        self.lstm = _OnnxLstm(lstm, self.config.lstm_hidden, self.config.lstm_layers)
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(self.input.run(inputs)["lstm_input"])  # (B·D, T, C + 2)
+        if x.shape[1] > self.config.lstm_chunk_frames:
+            out = chunked_bilstm(self.lstm, x, self.config.lstm_chunk_frames)
+        else:  # as nn.LSTM without a state: from zeros
+            zeros = x.new_zeros(2 * self.lstm.num_layers, x.shape[0], self.lstm.hidden_size)
+            out = self.lstm(x, (zeros, zeros))[0]
+        probs = self.head.run({"lstm_output": out.numpy()})["frame_probs"]  # (B·D, T)
+        n_songs, n_diff = len(inputs["log_mel"]), len(inputs["difficulty"])
+        return {"onset_probs": probs.reshape(n_songs, n_diff, -1)}
+
+
+class _OnnxLstm:
+    """nn.LSTM's call, `(x, (h, c)) → (out, (h, c))`, on the one-chunk graph."""
+
+    def __init__(self, backend, hidden_size: int, num_layers: int):
+        self.backend, self.hidden_size, self.num_layers = backend, hidden_size, num_layers
+
+    def __call__(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
+        out = self.backend.run({"x": x.numpy(), "h0": state[0].numpy(), "c0": state[1].numpy()})
+        return torch.from_numpy(out["lstm_output"]), (torch.from_numpy(out["h"]),
+                                                      torch.from_numpy(out["c"]))  # fmt: skip
 
 
 def _steps_spec(folder: Path) -> GraphSpec:

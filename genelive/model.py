@@ -122,13 +122,7 @@ class OnsetNet(nn.Module):
         self, features: torch.Tensor, beats: torch.Tensor, difficulty: torch.Tensor
     ) -> torch.Tensor:
         """(N, T, C) features, (N, T) beat guide, (N,) difficulty value → (N, T) onset logits."""
-        parts = [features]
-        if self.cfg.use_difficulty:
-            level = difficulty[:, None, None].to(features.dtype)  # (N, 1, 1)
-            parts.append(level.expand(-1, features.shape[1], 1))
-        if self.cfg.use_beats:
-            parts.append(beats[:, :, None].to(features.dtype))
-        x = torch.cat(parts, dim=-1)  # (N, T, C + 2)
+        x = self.lstm_input(features, beats, difficulty)  # (N, T, C + 2)
         chunk = self.cfg.lstm_chunk_frames
         if chunk and not self.training and x.shape[1] > chunk:
             x = chunked_bilstm(self.lstm, x, chunk)
@@ -136,19 +130,35 @@ class OnsetNet(nn.Module):
             x = self.lstm(x)[0]  # (N, T, 2H)
         return self.head(self.head_dropout(x))[..., 0]
 
+    def lstm_input(
+        self, features: torch.Tensor, beats: torch.Tensor, difficulty: torch.Tensor
+    ) -> torch.Tensor:
+        """(N, T, C) features, (N, T) beat guide, (N,) difficulty → (N, T, C + 2)."""
+        parts = [features]
+        if self.cfg.use_difficulty:
+            level = difficulty[:, None, None].to(features.dtype)  # (N, 1, 1)
+            parts.append(level.expand(-1, features.shape[1], 1))
+        if self.cfg.use_beats:
+            parts.append(beats[:, :, None].to(features.dtype))
+        return torch.cat(parts, dim=-1)
+
     def forward(
         self, log_mel: torch.Tensor, beats: torch.Tensor, difficulty: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """log_mel (B, T, n_mels), beats (B, T), difficulty (D,) → onset_probs (B, D, T)."""
-        features = self.encode(log_mel)  # (B, T, C)
-        n_songs, n_frames, _ = features.shape
-        n_diff = difficulty.shape[0]
-        logits = self.decode(
-            features.repeat_interleave(n_diff, dim=0),  # (B·D, T, C)
-            beats.repeat_interleave(n_diff, dim=0),
-            difficulty.repeat(n_songs),
-        )
-        return {"onset_probs": torch.sigmoid(logits).view(n_songs, n_diff, n_frames)}
+        n_songs, n_diff = log_mel.shape[0], difficulty.shape[0]
+        logits = self.decode(*self.per_difficulty(self.encode(log_mel), beats, difficulty))
+        return {"onset_probs": torch.sigmoid(logits).view(n_songs, n_diff, -1)}
+
+    @staticmethod
+    def per_difficulty(
+        features: torch.Tensor, beats: torch.Tensor, difficulty: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, T, C), (B, T), (D,) → one row per (song, difficulty): (B·D, T, C), (B·D, T),
+        (B·D,)."""
+        n_songs, n_diff = features.shape[0], difficulty.shape[0]
+        return (features.repeat_interleave(n_diff, dim=0), beats.repeat_interleave(n_diff, dim=0),
+                difficulty.repeat(n_songs))  # fmt: skip
 
 
 def chunked_bilstm(lstm: nn.LSTM, x: torch.Tensor, chunk: int) -> torch.Tensor:

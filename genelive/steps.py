@@ -134,7 +134,7 @@ class StepModel:
         One row at a time is latency-bound, so the CPU is the default device."""
         folder = Path(model_dir) if model_dir is not None else STEPS_DIR
         if backend == "onnx":
-            onnx_backend = load_graph(folder, STEPS_GRAPH, device)
+            onnx_backend = load_graph(folder, STEPS_GRAPH, device, memory_arena=False)
             graph = onnx_backend.path.parent
             return cls(read_config(graph, StepConfig), onnx_backend, graph)
         if backend != "torch":

@@ -104,10 +104,8 @@ def test_a_folder_that_is_not_a_batch_is_refused(tmp_path, songs, capsys):
 
 
 def test_ray_writes_the_same_bytes_as_the_local_runner(local_run, songs, tmp_path, monkeypatch):
-    pytest.importorskip("ray")
-    import ray
-
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # as `connect` sets it: token auth on
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # before Ray is imported: it reads it then
+    ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # the test's own instance
     try:
         out = tmp_path / "ray"

@@ -170,7 +170,11 @@ def test_torch_and_onnx_backends_agree(tmp_path):
     onnx_backend = OnnxBackend(path, device="auto")
     onnx_out = onnx_backend.run({"x": x})["y"]
     np.testing.assert_allclose(onnx_out, torch_out, atol=1e-6)
+    binding_by_default = onnx_backend.io_binding
+    onnx_backend.io_binding = not binding_by_default  # the other path (GPU: binding) too
+    np.testing.assert_array_equal(onnx_backend.run({"x": x})["y"], onnx_out)
     if not torch.cuda.is_available():
+        assert not binding_by_default  # on the CPU: plain run
         assert onnx_backend.device == "cpu"
         assert onnx_backend.session.get_providers() == ["CPUExecutionProvider"]
     with pytest.raises(ValueError, match="inputs not given"):

@@ -255,3 +255,37 @@ def test_app_onnx_option_serves_each_tab_the_export_holds(exported, tmp_path):
     assert onnx_app_folders(exported) == {"stytr2": exported}
     with pytest.raises(ModelFolderError, match=r"no manifest\.json"):
         onnx_app_folders(tmp_path)
+
+
+def test_chunked_bilstm_models_export_as_three_graphs_and_match(tmp_path):
+    """KLab's `paper` config carries LSTM state across chunks in a Python loop: three graphs
+    and the same loop on onnxruntime give PyTorch's activations, chunk borders included."""
+    import dataclasses
+
+    from genelive.config import DIFFICULTIES, DIFFICULTY_VALUES
+    from genelive.graphs import CHUNKED_GRAPHS
+    from genelive.model import OnsetNet
+    from genelive.pipeline import OnsetModel
+    from tests.helpers import TINY
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(TINY, lstm_chunk_frames=32, lstm_layers=2)
+    model = save_model_folder(tmp_path / "chunked", config, OnsetNet(config))
+    out = tmp_path / "onnx"
+    assert main(["export", "chart", "--model", str(model), "-o", str(out)]) == 0
+    assert set(CHUNKED_GRAPHS) <= set(read_manifest(out)["graphs"])
+    features = np.random.default_rng(0).standard_normal((150, config.n_mels)).astype(np.float32)
+    levels = ("Easy", "Hard", "Challenge")
+    torch_act = OnsetModel.load(model).activations(features, None, levels).probs
+    onnx_model = OnsetModel.load(out, backend="onnx")
+    assert type(onnx_model.backend).__name__ == "ChunkedOnsetGraphs"
+    onnx_act = onnx_model.activations(features, None, levels).probs
+    assert onnx_act.shape == torch_act.shape == (3, 150)
+    np.testing.assert_allclose(onnx_act, torch_act, atol=1e-5)
+    unchunked = OnsetNet(dataclasses.replace(config, lstm_chunk_frames=0))
+    unchunked.load_state_dict(OnsetModel.load(model).backend.module.state_dict())
+    with torch.inference_mode():
+        full = unchunked(torch.from_numpy(features)[None], torch.zeros(1, 150),
+                         torch.tensor([DIFFICULTY_VALUES[DIFFICULTIES.index(d)]
+                                       for d in levels]))["onset_probs"][0]  # fmt: skip
+    assert np.abs(full.numpy() - onnx_act).max() > 1e-5  # the chunking really ran

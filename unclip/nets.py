@@ -93,7 +93,9 @@ class OnnxNets:
         self.sessions = {}
         for name in GRAPH_OUTPUTS:
             if (export_dir / "unclip" / name).is_dir():
-                self.sessions[name] = load_graph(export_dir, f"unclip/{name}", device)
+                # No arena: each of the graphs would keep its own peak (OnnxBackend).
+                self.sessions[name] = load_graph(export_dir, f"unclip/{name}", device,
+                                                 memory_arena=False)  # fmt: skip
 
     def _run(self, name: str, **inputs: torch.Tensor) -> list[torch.Tensor]:
         if name not in self.sessions:

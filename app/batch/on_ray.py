@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -71,6 +72,9 @@ def ray_runner(address: str | None = None, workers: int | None = None,
 
 def connect(address: str | None):
     """Ray, initialised once per process with token authentication and quiet logs."""
+    if "ray" in sys.modules and os.environ.get("RAY_AUTH_MODE") != "token":
+        raise BatchError("Ray was imported before RAY_AUTH_MODE=token was set (Ray reads it on "
+                         "import): set RAY_AUTH_MODE=token in the environment first")  # fmt: skip
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     if os.environ["RAY_AUTH_MODE"] != "token":
         mode = os.environ["RAY_AUTH_MODE"]

@@ -50,6 +50,7 @@ class Batch:
     @classmethod
     def open(cls, kind: str, source: Path, out_dir: Path, settings: dict) -> Batch:
         """The job in OUT_DIR: new, or the one there with the same kind, source and settings."""
+        settings = json.loads(json.dumps(settings))  # as the manifest will hold them
         batch = cls(kind, Path(source).resolve(), Path(out_dir), settings)
         batch.items = list_items(kind, source)
         path = batch.out_dir / MANIFEST
@@ -59,9 +60,8 @@ class Batch:
             except ValueError as e:
                 raise BatchError(f"{path}: unreadable ({e}); move it away to start over") from None
             mine = {"kind": kind, "source": str(batch.source), "settings": settings}
-            theirs = {k: old.get(k) for k in mine}
-            if theirs != json.loads(json.dumps(mine)):
-                changed = sorted(k for k in mine if theirs[k] != json.loads(json.dumps(mine[k])))
+            changed = sorted(k for k in mine if old.get(k) != mine[k])
+            if changed:
                 detail = changed if changed != ["settings"] else sorted(
                     k for k in settings if old["settings"].get(k) != settings[k])  # fmt: skip
                 raise BatchError(f"{out_dir} holds a batch with another {', '.join(detail)}: "
