@@ -8,6 +8,7 @@ RSS), 2 threads, onnxruntime on its CPU provider (checked); time is the median o
 runs after a warm-up.
 
     .venv/bin/python bench/onnx_speed.py [--repeats 3] [--only chart stytr2 unclip-tiny unclip-mid]
+                                         [--arena default|on|off]
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def make_task(case: str, backend: str, folder: str):
     return sessions, lambda: pipe.text_to_image("key art of a neon drum stage", seed=0)
 
 
-def run(case: str, backend: str, folder: str, repeats: int) -> dict:
+def run(case: str, backend: str, folder: str, repeats: int, arena: str) -> dict:
     import torch
 
+    from export.backend import OnnxBackend
+
     torch.set_num_threads(2)
+    OnnxBackend.arena_override = {"on": True, "off": False}.get(arena)
     sessions, task = make_task(case, backend, folder)
     for session in sessions:
         assert session.session.get_providers() == ["CPUExecutionProvider"]
@@ -107,16 +111,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--arena", choices=["default", "on", "off"], default="default",
+                        help="onnxruntime's CPU memory arena, or the pipeline's")  # fmt: skip
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run(*args.child, args.repeats)))
+        print(json.dumps(run(*args.child, args.repeats, args.arena)))
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.only:
             for backend, folder in zip(("torch", "onnx"), models(case, Path(tmp)), strict=True):
-                measured = run_child(__file__, case, backend, folder, "--repeats", args.repeats)
+                measured = run_child(__file__, case, backend, folder, "--repeats", args.repeats,
+                                     "--arena", args.arena)  # fmt: skip
                 rows.append({"case": case, "backend": backend, **measured})
                 print(rows[-1], file=sys.stderr)
     print_table(f"median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}",

@@ -63,6 +63,7 @@ class OnnxBackend:
     """
 
     name = "onnx"
+    arena_override: bool | None = None  # set by bench/onnx_speed.py --arena to compare both
 
     def __init__(self, onnx_path: str | Path, device: str = "auto", precision: str = "fp32",
                  memory_arena: bool = True):  # fmt: skip
@@ -77,7 +78,8 @@ class OnnxBackend:
         # The CPU arena keeps each session's high-water mark for the next run: faster where big
         # same-size buffers repeat (StyTr²: 7.3 s with it, 11.3 s without, at 512²), but every
         # session holds its own peak (unCLIP's eight graphs: 2383 vs 1164 MiB, 22.1 vs 24.5 s).
-        options.enable_cpu_mem_arena = memory_arena
+        options.enable_cpu_mem_arena = (memory_arena if self.arena_override is None
+                                        else self.arena_override)  # fmt: skip
         if precision == "fp16":
             # onnxruntime 1.31 at ORT_ENABLE_ALL crashes the process (segfault) building a CPU
             # session for the chart model's fp16 graphs; every lower level, layout included, is
