@@ -187,11 +187,11 @@ def test_run_local_loads_the_model_once(monkeypatch, tmp_path):
 
     loads = []
 
-    def fake_worker(kind, settings):
+    def counting_worker(kind, settings):
         loads.append(kind)
         return lambda item: {"": item.source.encode()}
 
-    monkeypatch.setattr(runner, "make_worker", fake_worker)
+    monkeypatch.setattr(runner, "make_worker", counting_worker)
     (tmp_path / "in").mkdir()
     for name in ("a.png", "b.png"):
         (tmp_path / "in" / name).write_bytes(b"")

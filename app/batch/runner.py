@@ -71,7 +71,7 @@ class Batch:
             raise BatchError(f"{out_dir} is not empty and holds no {MANIFEST}: use a new folder")
         return batch
 
-    def todo(self) -> list[Item]:
+    def pending(self) -> list[Item]:
         return [item for item in self.items if not self.is_done(item)]
 
     def is_done(self, item: Item) -> bool:
@@ -86,7 +86,11 @@ class Batch:
         if outcome.error is not None:
             entry["error"] = outcome.error
         else:
-            write_outputs(self.out_dir / outcome.item.output, outcome.files)
+            try:
+                write_outputs(self.out_dir / outcome.item.output, outcome.files)
+            except OSError as e:  # the disk, not the item: nothing more can be written
+                raise BatchError(f"cannot write {self.out_dir / outcome.item.output}: "
+                                 f"{e.strerror or e}") from e  # fmt: skip
         self.status[outcome.item.id] = entry
 
     def attempts(self, item: Item) -> int:
@@ -143,26 +147,26 @@ def run_batch(batch: Batch, outcomes: Callable[[Batch, list[Item]], Iterator[Out
     """Run what is left with a runner (`run_local` or a Ray one), record and report each item;
     returns the summary."""
     report = report or (lambda line: print(line, file=sys.stderr, flush=True))
-    todo = batch.todo()
-    skipped = len(batch.items) - len(todo)
+    pending = batch.pending()
+    skipped = len(batch.items) - len(pending)
     batch.out_dir.mkdir(parents=True, exist_ok=True)
     batch.save()
-    report(f"{batch.kind}: {len(batch.items)} items, {skipped} already done, {len(todo)} to run")
+    report(f"{batch.kind}: {len(batch.items)} items, {skipped} already done, {len(pending)} to run")
     start = last_save = time.perf_counter()
     done = failed = 0
     try:
-        for outcome in outcomes(batch, todo):
+        for outcome in outcomes(batch, pending):
             batch.record(outcome)
             done, failed = done + (outcome.error is None), failed + (outcome.error is not None)
             elapsed = time.perf_counter() - start
-            report(progress_line(done + failed, len(todo), elapsed, outcome))
+            report(progress_line(done + failed, len(pending), elapsed, outcome))
             if time.perf_counter() - last_save > SAVE_EVERY_S:
                 batch.save()
                 last_save = time.perf_counter()
     finally:
         batch.save()
     elapsed = time.perf_counter() - start
-    failures = {i.id: batch.status[i.id]["error"] for i in todo
+    failures = {i.id: batch.status[i.id]["error"] for i in pending
                 if batch.status.get(i.id, {}).get("status") == "failed"}  # fmt: skip
     return {"kind": batch.kind, "items": len(batch.items), "done": done, "skipped": skipped,
             "failed": failed, "seconds": round(elapsed, 2),
