@@ -21,10 +21,12 @@ import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from app.batch.runner import Batch, BatchError, Outcome, load_worker, run_item
 from app.batch.tasks import Item
 
+PACKAGES_ROOT = Path(__file__).resolve().parents[2]  # holds app/, genelive/, stytr2/, ...
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same files, the same payload
 WHOLE = "<item>"  # the zip name of `{"": data}`: an item whose output is one file
 
@@ -87,13 +89,20 @@ def connect(address: str | None):
         raise BatchError("Ray is not installed: pip install 'genelive-studio[ray]'") from None
     if not ray.is_initialized():
         options = {"logging_level": logging.WARNING, "log_to_driver": False}
-        if address is None:
-            ray.init(include_dashboard=False, **options)
-        else:
-            try:
+        # Ray puts the driver's current directory first on its workers' sys.path, where a
+        # folder named like one of our packages (a model folder called `stytr2`, say) shadows
+        # the package. Start it from the folder that holds our packages instead.
+        here = os.getcwd()
+        os.chdir(PACKAGES_ROOT)
+        try:
+            if address is None:
+                ray.init(include_dashboard=False, **options)
+            else:
                 ray.init(address=address, **options)
-            except (ConnectionError, ValueError, RuntimeError) as e:
-                raise BatchError(f"cannot join the Ray cluster at {address}: {e}") from None
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise BatchError(f"cannot start or join Ray ({address or 'local'}): {e}") from None
+        finally:
+            os.chdir(here)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # per-operator chatter; ours is enough
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
