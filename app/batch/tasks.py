@@ -47,11 +47,11 @@ def list_items(kind: str, source: Path) -> list[Item]:
         # Two inputs with one stem (song.ogg, song.mp3) would share an output: keep the suffix.
         out = rel.rsplit(".", 1)[0] + ("" if kind == "charts" else ".png")
         items.append(Item(rel, str(path.resolve()), out))
-    _suffix_clashes(items)
+    _refuse_shared_outputs(items)
     return items
 
 
-def _suffix_clashes(items: list[Item]) -> None:
+def _refuse_shared_outputs(items: list[Item]) -> None:
     outputs: dict[str, str] = {}
     for item in items:
         if item.output in outputs:
@@ -93,7 +93,9 @@ class ChartWorker:
         from genelive.songfolder import check_formats
 
         self.settings = settings
-        check_formats(settings["formats"]), check_density(settings["density"])
+        # Options are checked before the model loads: a bad one stops the batch, not each item.
+        check_formats(settings["formats"])
+        check_density(settings["density"])
         check_keys(settings["keys"])
         self.generator = ChartGenerator.load(settings["model"], settings["steps_model"],
                                              backend=settings["backend"])  # fmt: skip
