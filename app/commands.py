@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
+from export.checks import parse_json
 from export.folder import ModelFolderError, write_atomic
 from export.images import ImageError, png_with_parameters
 from genelive.audio import AudioError, load_audio
@@ -36,7 +36,7 @@ __all__ = ["PRESETS", "USER_ERRORS"]
 
 def parse_tempo_map(text: str) -> list[list[float]]:
     try:
-        entries = json.loads(text)
+        entries = parse_json(text, "--tempo-map")
         if not isinstance(entries, list) or not entries:
             raise ValueError
         return [

@@ -21,6 +21,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from export.checks import parse_json
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -55,7 +57,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 def atomic_folder(target: str | Path, replace: bool = False) -> Iterator[Path]:
     """Build a folder in a temporary sibling and rename it into place when the block succeeds;
     on failure nothing is left. The target must not exist yet (or be an empty folder) unless
-    `replace`, when an old one is swapped out."""
+    `replace`, when an old one is moved aside, the new one renamed in, and the old removed, so
+    that at every moment the target is the whole old folder or the whole new one."""
     target = Path(target)
     if target.exists() and not replace and (not target.is_dir() or any(target.iterdir())):
         raise FileExistsError(f"{target} already exists and is not empty; choose a new folder")
@@ -63,12 +66,41 @@ def atomic_folder(target: str | Path, replace: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        if target.is_dir():
-            shutil.rmtree(target)  # empty unless `replace`
-        os.replace(tmp, target)
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; an output folder is meant to be shared
+        if not target.exists():
+            os.rename(tmp, target)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        os.rename(target, old / "folder")
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            os.rename(old / "folder", target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_folder(
+    target: str | Path, files: Mapping[str, bytes], replace: bool = False
+) -> list[Path]:
+    """A folder of files (relative name → bytes) that lands by one rename (see atomic_folder):
+    a crash or a full disk leaves the old folder or none, never a part. Names must stay inside
+    the folder. Returns the written paths."""
+    target = Path(target)
+    with atomic_folder(target, replace=replace) as tmp:
+        for name, data in files.items():
+            path = tmp / name
+            if ".." in Path(name).parts or Path(name).is_absolute():
+                raise ValueError(f"{name!r}: a file name that leaves its folder")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+    return [target / name for name in files]
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
@@ -122,10 +154,7 @@ def read_config(folder: str | Path, cls: type[C]) -> C:
             f"{folder}: not a model folder (no {CONFIG_FILE}); expected {CONFIG_FILE} beside "
             f"{WEIGHTS_FILE}"
         )
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFolderError(f"{path}: not valid JSON ({e})") from e
+    data = parse_json(path.read_bytes(), str(path), ModelFolderError)
     if not isinstance(data, dict):
         raise ModelFolderError(f"{path}: expected a JSON object")
     return config_from_dict(cls, data, source=str(path))

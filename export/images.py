@@ -17,6 +17,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
+from export.checks import parse_json
+
 MAX_PIXELS = 64_000_000  # ~8000 × 8000; more is refused before decoding
 MIN_SIDE = 16
 
@@ -99,10 +101,7 @@ def png_parameters(path: str | Path) -> dict:
         raise ImageError(f"{path}: not a readable PNG ({e})") from None
     if text is None:
         raise ImageError(f"{path}: has no '{PARAMETERS_CHUNK}' chunk (not written by this studio)")
-    try:
-        params = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ImageError(f"{path}: its parameters are not valid JSON ({e})") from None
+    params = parse_json(text, f"{path}: its parameters", ImageError)
     if not isinstance(params, dict):
         raise ImageError(f"{path}: its parameters are not a JSON object")
     return params

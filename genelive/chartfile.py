@@ -10,7 +10,6 @@ file per difficulty. Each file is stamped with the generator, its version, the s
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.checks import one_line, parse_json, safe_filename
 from genelive.arrows import N_COLUMNS
 from genelive.config import DIFFICULTIES
 from genelive.osu import OsuError, read_osu
@@ -101,6 +101,13 @@ class ChartSet:
     stamp: dict = field(default_factory=dict)  # generator, version, seed, settings
     keys: int = N_COLUMNS  # osu!mania key count
 
+    def __post_init__(self):
+        # Every format stores these as one line of a text file: a newline in a title would
+        # start a line of its own ([TimingPoints], AudioFilename: ...), so none survives.
+        self.title = one_line(self.title, "title")
+        self.artist = one_line(self.artist, "artist")
+        self.audio_filename = one_line(self.audio_filename, "audio_filename", max_chars=255)
+
     def chart(self, difficulty: str) -> Chart:
         for chart in self.charts:
             if chart.difficulty == difficulty:
@@ -151,8 +158,8 @@ class ChartSet:
 
     def osu_filename(self, chart: Chart) -> str:
         who = f"{self.artist} - " if self.artist else ""
-        name = f"{who}{self.title} (GenéLive) [{chart.difficulty}].osu"
-        return re.sub(r'[\\/:*?"<>|]', "_", name)
+        level = safe_filename(chart.difficulty, "chart")
+        return f"{safe_filename(who + self.title, 'chart')} (GenéLive) [{level}].osu"
 
     def to_osu(self, chart: Chart) -> str:
         keys = self.keys
@@ -236,7 +243,7 @@ class ChartSet:
 
     def render(self, fmt: str) -> dict[str, str]:
         """File name → text for one format (osu!: one file per difficulty)."""
-        stem = re.sub(r'[\\/:*?"<>|]', "_", self.title) or "chart"
+        stem = safe_filename(self.title, "chart")
         if fmt == "osu":
             return {self.osu_filename(c): self.to_osu(c) for c in self.charts}
         if fmt in ("sm", "ssc", "json"):
@@ -312,8 +319,8 @@ def read_chart_file(path: str | Path) -> ChartSet:
 def read_json_chart(path: str | Path) -> ChartSet:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != JSON_FORMAT:
+        data = parse_json(path.read_bytes(), str(path), ChartFileError)
+        if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
             raise ChartFileError(f"{path}: not a {JSON_FORMAT} file")
         charts = [
             Chart(

@@ -27,7 +27,7 @@ from scipy.signal import find_peaks
 
 from genelive.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
-from genelive.chartfile import Chart, ChartSet, Note
+from genelive.chartfile import FORMATS, Chart, ChartSet, Note
 from genelive.config import DIFFICULTIES
 from genelive.features import log_mel
 from genelive.pipeline import DEFAULT_MODEL, OnsetModel
@@ -91,9 +91,16 @@ class GeneratedSong(ChartSet):
     song_mel: np.ndarray | None = field(default=None, repr=False)  # (T, 229), for pictures
     _native_audio: tuple | None = field(default=None, repr=False)  # decoded once, for previews
 
-    def save(self, out_dir: str | Path, formats: Sequence[str] = ("sm", "ssc", "osu", "json"),
-             preview: bool = False) -> list[Path]:  # fmt: skip
-        return write_song_folder(self, Path(out_dir), formats, preview)
+    def save(
+        self,
+        out_dir: str | Path,
+        formats: Sequence[str] = FORMATS,
+        preview: bool = False,
+        replace: bool = False,
+    ) -> list[Path]:
+        """Write the song folder; it lands whole by one rename. An existing folder that is not
+        empty is refused, or with `replace` replaced whole."""
+        return write_song_folder(self, Path(out_dir), formats, preview, replace)
 
     def picture(self, difficulty: str) -> bytes:
         """PNG of one chart over the song's spectrogram, beat grid and note density."""

@@ -6,7 +6,6 @@ GenéLive! (`genelive-onset`), the DDC-style CNN (`ddc-onset`) and the librosa b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from export.backend import Backend, TorchBackend
+from export.checks import parse_json
 from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
 from export.onnx import load_graph, read_manifest
 from genelive.audio import load_audio
@@ -71,9 +71,10 @@ def frontend_id(config) -> str:
 def read_any_config(folder: str | Path):
     path = Path(folder) / CONFIG_FILE
     try:
-        model_type = json.loads(path.read_text()).get("model_type")
-    except (OSError, ValueError, AttributeError) as e:
+        data = parse_json(path.read_bytes(), str(path), ModelFolderError)
+    except OSError as e:
         raise ModelFolderError(f"{folder}: not a model folder ({CONFIG_FILE}: {e})") from e
+    model_type = data.get("model_type") if isinstance(data, dict) else None
     if model_type not in CONFIG_CLASSES:
         raise ModelFolderError(
             f"{path}: model_type {model_type!r} is not an onset model "

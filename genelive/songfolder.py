@@ -1,17 +1,17 @@
 """Writing a generated song folder: chart files, a copy of the audio, previews; all or nothing.
 
-Everything is rendered in memory first, then each file is written atomically (temp file +
-rename); if a write fails, the files this call created are removed again, so a failed run never
-leaves a half song folder that a game would load.
+Everything is rendered in memory first, then written into a temporary sibling folder that is
+renamed into place (export.folder.write_folder): a failed write, a full disk or a killed
+process leaves no folder, or the old one whole, never a half song folder a game would load.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.folder import write_atomic
+from export.checks import InvalidValue, safe_filename
+from export.folder import write_folder
 from genelive.chartfile import FORMATS
 from genelive.preview import encode_ogg
 
@@ -38,7 +38,7 @@ def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
 
 def game_audio_name(source: Path) -> str:
     """The name of the audio copy beside the charts (what the chart files point at)."""
-    stem = re.sub(r"[^\w.\- ]+", "_", source.stem).strip() or "audio"
+    stem = safe_filename(source.stem, fallback="audio")
     suffix = source.suffix.lower()
     return stem + (suffix if suffix in GAME_AUDIO_SUFFIXES else ".ogg")
 
@@ -71,28 +71,22 @@ def _audio_as_stored(path: Path):
     return rate, data
 
 
-def write_song_folder(song, out_dir: Path, formats: Sequence[str], preview: bool) -> list[Path]:
-    """Write the folder; the written paths, the chart files first, then audio and previews."""
+def write_song_folder(
+    song, out_dir: Path, formats: Sequence[str], preview: bool, replace: bool = False
+) -> list[Path]:
+    """Write the folder; the written paths, the chart files first, then audio and previews. An
+    existing folder that is not empty is replaced whole with `replace`, else refused."""
     files = render_song_folder(song, formats, preview)
     out_dir = Path(out_dir)
-    created: list[Path] = []
-    written: list[Path] = []
+    if not replace and out_dir.is_dir() and any(out_dir.iterdir()):
+        raise InvalidValue(
+            f"{out_dir} already exists and is not empty: choose a new folder",
+            "replace",
+            hint="or replace it whole ({replace})",
+        )
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            path = out_dir / name
-            if path.resolve() == Path(song.audio_path).resolve():
-                written.append(path)  # the audio is already there
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            existed = path.exists()
-            write_atomic(path, data)
-            written.append(path)
-            if not existed:
-                created.append(path)
+        written = write_folder(out_dir, files, replace=replace)
     except OSError as e:
-        for path in created:
-            path.unlink(missing_ok=True)
         raise OutputError(f"cannot write to {out_dir}: {e.strerror or e}") from e
     audio = out_dir / song.audio_filename
     return sorted(written, key=lambda p: (p == audio, "preview" in p.parts, str(p)))

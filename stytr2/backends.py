@@ -6,13 +6,12 @@ written once. The split is where the pipeline needs its own steps: it blends tra
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from export.folder import CONFIG_FILE, config_from_dict, load_model_folder
+from export.folder import CONFIG_FILE, load_model_folder, read_config
 from export.onnx import GraphSpec, load_graph, source_hash
 from stytr2.model import StyTr2Config, StyTr2Net
 
@@ -70,8 +69,7 @@ class OnnxStyleNets:
     def __init__(self, export_dir: Path, device: str = "auto"):
         self.sessions = {n: load_graph(export_dir, f"stytr2/{n}", device) for n in GRAPHS}
         folder = self.sessions["embedding"].path.parent
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        self.config = config_from_dict(StyTr2Config, config, str(folder))
+        self.config = read_config(folder, StyTr2Config)
 
     def _run(self, name: str, **inputs: torch.Tensor) -> torch.Tensor:
         out = self.sessions[name].run({k: v.numpy() for k, v in inputs.items()})

@@ -172,21 +172,22 @@ def test_bad_audio_and_unwritable_output(tmp_path, song_path, capsys):
 
 
 def test_a_failed_write_leaves_nothing_behind(song_path, generator, tmp_path, monkeypatch):
-    import genelive.songfolder as songfolder
+    import export.folder
 
     song = generator(song_path, difficulties=["Easy"], bpm=120, offset_s=-0.5)
-    calls, write = [], songfolder.write_atomic
+    calls, fsync = [], export.folder.os.fsync
 
-    def failing_write(path, data):
-        calls.append(path)
+    def failing_fsync(fd):  # the third file of the folder hits a full disk
+        calls.append(fd)
         if len(calls) == 3:
             raise OSError(28, "No space left on device")
-        write(path, data)
+        fsync(fd)
 
-    monkeypatch.setattr(songfolder, "write_atomic", failing_write)
+    monkeypatch.setattr(export.folder.os, "fsync", failing_fsync)
     with pytest.raises(OutputError, match="No space left"):
         song.save(tmp_path / "out")
     assert list((tmp_path / "out").rglob("*")) == []
+    assert list(tmp_path.iterdir()) == []  # no folder, no temporary sibling
 
 
 def test_play_rules_never_allow_a_dead_end():

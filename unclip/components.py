@@ -10,7 +10,6 @@ one lazily, only when a task needs it.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from transformers import (
     CLIPTokenizer,
     CLIPVisionModelWithProjection,
 )
+
+from export.checks import parse_json
 
 # Their per-file progress bars would interleave with ours (CLI) and fill the app's log.
 diffusers.utils.logging.disable_progress_bar()
@@ -149,11 +150,12 @@ class KarloFolder:
         path = self.folder / name / files.get(name, "scheduler_config.json" if "scheduler" in name
                                                 else "config.json")  # fmt: skip
         try:
-            return json.loads(path.read_text())
+            data = parse_json(path.read_bytes(), f"{name}: {path}", UnCLIPModelError)
         except FileNotFoundError:
             raise UnCLIPModelError(f"{name}: {path} is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UnCLIPModelError(f"{name}: {path} is not valid JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise UnCLIPModelError(f"{name}: {path} is not a JSON object")
+        return data
 
     def components(self, task: str) -> dict[str, Any]:
         """Everything `task` needs, loaded (named as diffusers' unCLIP pipelines name them)."""
@@ -168,10 +170,9 @@ class KarloFolder:
     def _read_index(self, path: Path) -> dict:
         if not path.is_file():
             return {}  # a folder of component subfolders is enough
-        try:
-            index = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UnCLIPModelError(f"{path}: not valid JSON ({e})") from None
+        index = parse_json(path.read_bytes(), str(path), UnCLIPModelError)
+        if not isinstance(index, dict):
+            raise UnCLIPModelError(f"{path}: not a JSON object")
         for name, entry in index.items():
             if name.startswith("_") or name not in COMPONENTS or entry in (None, [None, None]):
                 continue

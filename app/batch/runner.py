@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from app.batch.tasks import Item, list_items, make_worker
-from export.folder import atomic_folder, write_atomic, write_json_atomic
+from export.checks import parse_json
+from export.folder import write_atomic, write_folder, write_json_atomic
 
 MANIFEST = "batch.json"
 SAVE_EVERY_S = 2.0  # manifest writes are throttled; an unrecorded item is simply redone
@@ -56,9 +57,11 @@ class Batch:
         path = batch.out_dir / MANIFEST
         if path.is_file():
             try:
-                old = json.loads(path.read_text())
-            except ValueError as e:
-                raise BatchError(f"{path}: unreadable ({e}); move it away to start over") from None
+                old = parse_json(path.read_bytes(), str(path))
+                if not isinstance(old, dict) or not isinstance(old.get("settings"), dict):
+                    raise ValueError(f"{path}: not a batch manifest")
+            except (OSError, ValueError) as e:
+                raise BatchError(f"{e}; move it away to start over") from None
             mine = {"kind": kind, "source": str(batch.source), "settings": settings}
             changed = sorted(k for k in mine if old.get(k) != mine[k])
             if changed:
@@ -108,10 +111,7 @@ def write_outputs(target: Path, files: dict[str, bytes]) -> None:
     if set(files) == {""}:
         write_atomic(target, files[""])
         return
-    with atomic_folder(target, replace=True) as tmp:
-        for name, data in files.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(data)
+    write_folder(target, files, replace=True)
 
 
 def run_item(worker: Callable[[Item], dict[str, bytes]], item: Item) -> Outcome:
