@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
-import gradio as gr
-
-from app.commands import USER_ERRORS
 from app.jobs import Job, JobError, JobStore
+from export.checks import check_number, check_seed, safe_filename
 from export.folder import write_atomic
 from genelive.audio import MAX_DURATION_S, load_audio
 from genelive.chartfile import read_json_chart
@@ -19,12 +18,15 @@ from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator, SongAnalysis, check_density, parse_difficulties
 from genelive.songfolder import check_formats
 from genelive.tempo import estimate_tempo
+from genelive.timing import MAX_OFFSET_S, check_bpm
 
 FORMAT_CHOICES = ["sm", "ssc", "osu", "json"]
 SONG_DIR = "song"  # inside a job folder: the song folder a game loads
 ANALYSES_KEPT = 8  # songs whose analysis stays in memory for "regenerate this difficulty"
 STAT_HEADERS = ["difficulty", "meter", "notes", "holds", "notes/s", "seed"]
 HISTORY_HEADERS = ["job", "created", "song", "BPM", "offset s", "seed", "difficulties", "status"]
+
+log = logging.getLogger(__name__)
 
 
 class ChartService:
@@ -70,10 +72,13 @@ class ChartService:
         names = parse_difficulties(difficulties or [])
         formats = list(check_formats(formats or []))
         density = check_density({d: v for d, v in zip(DIFFICULTIES, densities, strict=True) if v})
-        seed = secrets.randbelow(2**31) if random_seed or seed is None else int(seed)
+        seed = _seed(seed, random_seed)
+        bpm = check_bpm(bpm) if bpm else None  # the form shows an empty BPM as 0: estimate
+        if bpm is not None and offset_s is not None:
+            offset_s = check_number(offset_s, "offset_s", -MAX_OFFSET_S, MAX_OFFSET_S, unit="s")
         params = {
             "song": Path(audio_path).name,
-            "bpm": bpm or None,
+            "bpm": bpm,
             "offset_s": offset_s if bpm else None,
             "timing_file": Path(timing_file).name if timing_file else None,
             "difficulties": list(names),
@@ -115,7 +120,7 @@ class ChartService:
         params = job.record["params"]
         if name not in params["difficulties"]:
             raise JobError(f"job {job_id} has no {name} chart")
-        seed = secrets.randbelow(2**31) if seed is None else int(seed)
+        seed = _seed(seed, random_seed=False)
         song = self._analyses.get(job.id) or self._reanalyse(job)
         self._remember(job.id, song)
         charts = [
@@ -130,22 +135,7 @@ class ChartService:
     # ------------------------------------------------------------------ history
 
     def history_rows(self, session: str) -> list[list]:
-        rows = []
-        for r in self.store.history(session, "chart"):
-            p, res = r["params"], r.get("results", {})
-            rows.append(
-                [
-                    r["id"],
-                    r["created"],
-                    p["song"],
-                    res.get("bpm", p.get("bpm")),
-                    res.get("offset", p.get("offset_s")),
-                    p["seed"],
-                    ",".join(p["difficulties"]),
-                    r["status"],
-                ]
-            )
-        return rows
+        return history_rows(self.store, session, "chart", _history_row)
 
     def job(self, session: str, job_id: str) -> Job:
         return self.store.get(session, job_id)
@@ -174,11 +164,14 @@ class ChartService:
 
     def _write(self, job: Job, song: SongAnalysis, charts, seed: int, formats, density) -> None:
         result = self.generator.assemble(song, charts, seed, settings={"density_nps": density})
-        # JSON always: it is how a job's charts are read back (regenerate, history).
-        files = result.save(job.folder / SONG_DIR, sorted({*formats, "json"}), preview=True)
+        # JSON always: it is how a job's charts are read back (regenerate, history). The song
+        # folder lands whole by one rename (a regenerated one replaces the old whole).
+        files = result.save(job.folder / SONG_DIR, sorted({*formats, "json"}), preview=True,
+                            replace=True)  # fmt: skip
         song.audio_path = job.folder / SONG_DIR / result.audio_filename  # the upload may go
-        zip_path = job.folder / f"{Path(result.audio_filename).stem}.zip"
-        write_atomic(zip_path, _zip_song_folder(files, job.folder / SONG_DIR))
+        name = safe_filename(result.title, "song")
+        zip_path = job.folder / f"{name}.zip"
+        write_atomic(zip_path, _zip_song_folder(files, name))
         json_name = next(p.name for p in files if p.suffix == ".json" and p.parent.name == SONG_DIR)
         job.record.update(
             status="done",
@@ -196,19 +189,46 @@ class ChartService:
         job.save()
 
 
+def _history_row(r: dict) -> list:
+    p, res = r["params"], r["results"]
+    return [r["id"], r["created"], p["song"], res.get("bpm", p.get("bpm")),
+            res.get("offset", p.get("offset_s")), p["seed"], ",".join(p["difficulties"]),
+            r["status"]]  # fmt: skip
+
+
+def history_rows(store: JobStore, session: str, kind: str, row) -> list[list]:
+    """One table row per job of this session, made by `row(record)`; a record that cannot make
+    one (damaged, or from an older version) is left out, never the whole history."""
+    rows = []
+    for record in store.history(session, kind):
+        try:
+            rows.append(row(record))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            log.warning("job %s: its record does not make a history row", record["id"])
+    return rows
+
+
+def _seed(seed, random_seed: bool) -> int:
+    """The seed a job uses: the given one, checked, or a random one."""
+    if random_seed or seed is None:
+        return secrets.randbelow(2**31)
+    return check_seed(seed)
+
+
 def _need_audio(audio_path: str | None) -> str:
     if not audio_path:
         raise ValueError("upload a song first (wav, flac, ogg or mp3)")
     return audio_path
 
 
-def _zip_song_folder(files: list[Path], folder: Path) -> bytes:
-    """The song folder as StepMania loads it (charts + audio; previews left out)."""
+def _zip_song_folder(files: list[Path], folder: str) -> bytes:
+    """The song folder as StepMania loads it (charts + audio; previews left out), named after
+    the song."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for path in files:
             if "preview" not in path.parts:
-                info = zipfile.ZipInfo(f"{folder.parent.name}/{path.name}", (2020, 1, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(f"{folder}/{path.name}", (2020, 1, 1, 0, 0, 0))
                 z.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
@@ -234,10 +254,3 @@ def job_view(job: Job) -> dict:
         "summary": f"**{res['bpm']:g} BPM**, offset {res['offset']:+.4f} s · job `{job.id}`",
         "job": job.id,
     }
-
-
-def user_error(e: Exception) -> gr.Error:
-    return gr.Error(str(e).splitlines()[0][:300], print_exception=False)
-
-
-ALL_ERRORS = (*USER_ERRORS, JobError)

@@ -12,7 +12,8 @@ from pathlib import Path
 from app import commands
 from app.batch.commands import add_batch_parser
 from app.export_commands import add_export_parser
-from app.options import add_chart_options, add_style_options
+from app.messages import for_cli
+from app.options import add_chart_options, add_style_options, minutes, number
 from app.paths import JOBS_DIR, STYTR2_DIR, UNCLIP_DIR
 from app.unclip_commands import add_unclip_parsers
 
@@ -29,8 +30,15 @@ def _add_allow_pickle(p: argparse.ArgumentParser) -> None:
     )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (what is wrong, where to read more) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="studio",
         description="GenéLive Studio: charts from songs, style transfer, images from text.",
     )
@@ -73,21 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="KLab tempo map as JSON: '[[bpm, start_ms, beats_per_measure], ...]' "
         "(without it the beat guide is empty)",
     )
-    p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
+    p.add_argument("--max-minutes", type=minutes, default=15.0, help="refuse longer audio")
     p.set_defaults(run=commands.run_onsets)
 
     p = sub.add_parser("tempo", help="estimate BPM and offset of a song from its audio")
     p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--max-minutes", type=float, default=15.0, help="refuse longer audio")
+    p.add_argument("--max-minutes", type=minutes, default=15.0, help="refuse longer audio")
     p.set_defaults(run=commands.run_tempo)
 
     p = sub.add_parser("chart", help="charts for a song: .sm/.ssc/.osu/.json + audio copy")
     p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
     p.add_argument("-o", "--output", type=Path, required=True, help="song folder to write")
     add_chart_options(p)
-    p.add_argument("--bpm", type=float, default=None, help="the song's tempo (else estimated)")
-    p.add_argument("--offset", type=float, default=None,
+    p.add_argument("--bpm", type=number, default=None, help="the song's tempo (else estimated)")
+    p.add_argument("--offset", type=number, default=None,
                    help="StepMania #OFFSET in seconds: beat 0 falls at -offset (needs --bpm; "
                         "without it the beat phase is estimated for the given BPM)")  # fmt: skip
     p.add_argument("--timing-from", type=Path, default=None,
@@ -96,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default=None, help="song title (default: audio tags or file name)")
     p.add_argument("--artist", default=None, help="artist (default: audio tags)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the song folder whole if it exists (else it must be new or "
+                        "empty)")  # fmt: skip
     p.set_defaults(run=commands.run_chart)
 
     p = sub.add_parser("train-steps", help="train the step-selection (arrows, holds) model")
@@ -165,13 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=None, help="windows per step (default 8)")
     p.add_argument(
         "--downbeat-value",
-        type=float,
+        type=number,
         default=None,
         help="beat-guide value on measure starts (GenéLive configs; default 1 = KLab's)",
     )
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 150)")
     p.add_argument("--validate-every", type=int, default=None, help="steps between validations")
-    p.add_argument("--pos-weight", type=float, default=None, help="weight of onset frames")
+    p.add_argument("--pos-weight", type=number, default=None, help="weight of onset frames")
     p.add_argument(
         "--compile",
         action="store_true",
@@ -227,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.run(args)
     except commands.USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {for_cli(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.checks import parse_json
+from export.checks import check_number, parse_json
 from export.folder import ModelFolderError, write_atomic
 from export.images import ImageError, png_with_parameters
 from genelive.audio import AudioError, load_audio
@@ -18,6 +18,7 @@ from genelive.features import BeatGrid
 from genelive.osu import OsuError
 from genelive.pipeline import OnsetModel
 from genelive.songfolder import OutputError
+from genelive.timing import check_bpm
 
 # Errors that mean "the input is wrong": printed as one line, exit status 2, no traceback.
 USER_ERRORS = (
@@ -40,8 +41,12 @@ def parse_tempo_map(text: str) -> list[list[float]]:
         if not isinstance(entries, list) or not entries:
             raise ValueError
         return [
-            [float(bpm), float(start_ms), int(per_measure)]
-            for bpm, start_ms, per_measure in entries
+            [
+                check_bpm(bpm),
+                check_number(start_ms, "start_ms"),
+                check_number(per, "", 1, 64, integer=True),
+            ]
+            for bpm, start_ms, per in entries
         ]
     except (ValueError, TypeError) as e:
         raise ValueError(
@@ -135,7 +140,7 @@ def run_chart(args) -> dict | None:
         artist=args.artist,
         max_duration_s=args.max_minutes * 60,
     )
-    files = song.save(args.output, formats, preview=args.preview)
+    files = song.save(args.output, formats, preview=args.preview, replace=args.overwrite)
     summary = song.summary() | {"files": [str(f) for f in files]}
     if args.json:
         return summary

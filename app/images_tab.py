@@ -8,13 +8,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.charts_tab import ALL_ERRORS, user_error
+from app.charts_tab import _seed, history_rows
 from app.jobs import JobStore
 from app.paths import UNCLIP_DIR
+from app.serve import served
+from app.web_common import ALL_ERRORS, ImageUpload, reported
+from export.checks import check_number
 from export.folder import ModelFolderError
 from export.onnx import backend_for
 from unclip import Cancelled, Guidance, Steps, UnCLIP, UnCLIPModelError
 from unclip.components import WHERE_TO_GET
+from unclip.pipeline import MAX_FRAMES, MAX_IMAGES, check_prompt, check_settings
 
 HISTORY_HEADERS = ["job", "created", "task", "what", "seeds", "status"]
 TEST_MODEL_NOTE = "TEST MODEL (random weights): these images are noise, not results"
@@ -48,12 +52,10 @@ class ImageService:
         """One request → (job, [(png path, caption)], notices)."""
         if self.pipe is None:
             raise UnCLIPModelError(f"no unCLIP model is loaded. {WHERE_TO_GET}")
-        steps = Steps(*(int(settings[k]) for k in ("prior_steps", "decoder_steps", "sr_steps")))
-        guidance = Guidance(float(settings["prior_guidance"]), float(settings["decoder_guidance"]))
-        seed = (
-            None if settings["random_seed"] or settings["seed"] is None else int(settings["seed"])
-        )
-        params = {"task": task, **{k: _label(v) for k, v in inputs.items()}, "seed": seed,
+        steps, guidance = _stage_settings(settings)
+        seed = _seed(settings["seed"], settings["random_seed"])
+        inputs = _checked_inputs(task, inputs)
+        params = {"task": task, **{k: _label(k, v) for k, v in inputs.items()}, "seed": seed,
                   "steps": steps.__dict__, "guidance": guidance.__dict__}  # fmt: skip
         job = self.store.new(session, "image", params)
         cancel = self._cancel[session] = threading.Event()
@@ -79,32 +81,56 @@ class ImageService:
         common = {"seed": seed, "steps": steps, "guidance": guidance, "progress": progress,
                   "cancel": cancel}  # fmt: skip
         if task == "imagine":
-            return self.pipe.text_to_image(inputs["prompt"] or "", int(inputs["num_images"]),
-                                           **common)  # fmt: skip
+            return self.pipe.text_to_image(inputs["prompt"], inputs["num_images"], **common)
         if task == "vary":
-            if not inputs["image"]:
-                raise ValueError("upload an image to vary")
-            return self.pipe.variations(inputs["image"], int(inputs["num_images"]), **common)
-        ends = [inputs[f"{e}_image"] or (inputs[f"{e}_prompt"] or "").strip() for e in "ab"]
-        if not all(ends):
-            raise ValueError("give each end a prompt or an image")
-        return self.pipe.interpolate(ends[0], ends[1], int(inputs["frames"]), **common)
+            return self.pipe.variations(Path(inputs["image"]), inputs["num_images"], **common)
+        # An end is an uploaded image (a Path) or a prompt (text, never opened as a file).
+        ends = [Path(inputs[f"{e}_image"]) if inputs[f"{e}_image"] else inputs[f"{e}_prompt"]
+                for e in "ab"]  # fmt: skip
+        return self.pipe.interpolate(ends[0], ends[1], inputs["frames"], **common)
 
     def history_rows(self, session: str) -> list[list]:
-        rows = []
-        for r in self.store.history(session, "image"):
-            p, res = r["params"], r.get("results", {})
-            what = (
-                p.get("prompt") or p.get("image") or f"{p.get('a_prompt') or p.get('a_image')} → "
-            )
-            what += "" if p["task"] != "interpolate" else str(p.get("b_prompt") or p.get("b_image"))
-            rows.append([r["id"], r["created"], p["task"], what[:80],
-                         ", ".join(map(str, res.get("seeds", []))), r["status"]])  # fmt: skip
-        return rows
+        return history_rows(self.store, session, "image", _history_row)
 
 
-def _label(value):
-    return Path(value).name if isinstance(value, str) and Path(value).is_file() else value
+def _history_row(r: dict) -> list:
+    p, res = r["params"], r["results"]
+    what = p.get("prompt") or p.get("image") or f"{p.get('a_prompt') or p.get('a_image')} → "
+    what += "" if p["task"] != "interpolate" else str(p.get("b_prompt") or p.get("b_image"))
+    return [r["id"], r["created"], p["task"], what[:80],
+            ", ".join(map(str, res.get("seeds", []))), r["status"]]  # fmt: skip
+
+
+def _stage_settings(settings: dict) -> tuple[Steps, Guidance]:
+    steps = Steps(*(check_number(settings[k], k, integer=True)
+                    for k in ("prior_steps", "decoder_steps", "sr_steps")))  # fmt: skip
+    guidance = Guidance(*(check_number(settings[k], k)
+                          for k in ("prior_guidance", "decoder_guidance")))  # fmt: skip
+    check_settings(steps, guidance)
+    return steps, guidance
+
+
+def _checked_inputs(task: str, inputs: dict) -> dict:
+    """The request's own inputs, checked before a job is made for it."""
+    out = dict(inputs)
+    if "num_images" in out:
+        out["num_images"] = check_number(out["num_images"], "num_images", 1, MAX_IMAGES,
+                                         integer=True)  # fmt: skip
+    if "frames" in out:
+        out["frames"] = check_number(out["frames"], "frames", 2, MAX_FRAMES, integer=True)
+    for key in ("prompt", "a_prompt", "b_prompt"):
+        if key in out:
+            out[key] = check_prompt(out[key] or "", required=task == "imagine", name=key)
+    if task == "vary" and not out["image"]:
+        raise ValueError("upload an image to vary")
+    if task == "interpolate" and not all(out[f"{e}_image"] or out[f"{e}_prompt"] for e in "ab"):
+        raise ValueError("give each end a prompt or an image")
+    return out
+
+
+def _label(key: str, value):
+    """What the job record keeps of an input: an upload's file name, other values as given."""
+    return Path(value).name if key.endswith("image") and value else value
 
 
 def _caption(params: dict) -> str:
@@ -120,7 +146,7 @@ def build_images_tab(service: ImageService, session) -> tuple:
             num_text = gr.Slider(1, 4, value=1, step=1, label="Images (image i uses seed + i)")
             make = gr.Button("Make images", variant="primary")
         with gr.Tab("Variations"):
-            image = gr.Image(label="Image", type="filepath", sources=["upload"])
+            image = ImageUpload(label="Image")
             num_vary = gr.Slider(1, 4, value=2, step=1, label="Variations")
             vary = gr.Button("Make variations", variant="primary")
         with gr.Tab("Interpolate"):
@@ -130,8 +156,8 @@ def build_images_tab(service: ImageService, session) -> tuple:
                     gr.Textbox(label="To: prompt"),
                 )
             with gr.Row():
-                a_image = gr.Image(label="…or from: image", type="filepath", sources=["upload"])
-                b_image = gr.Image(label="…or to: image", type="filepath", sources=["upload"])
+                a_image = ImageUpload(label="…or from: image")
+                b_image = ImageUpload(label="…or to: image")
             frames = gr.Slider(2, 12, value=5, step=1, label="Frames (ends included, same noise)")
             interpolate = gr.Button("Interpolate", variant="primary")
     with gr.Accordion("Seed, steps and guidance", open=False), gr.Row():
@@ -153,6 +179,7 @@ def build_images_tab(service: ImageService, session) -> tuple:
             "decoder_guidance"]  # fmt: skip
 
     def handler(task: str, names: list[str]):
+        @reported
         def run(session_id, *values, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
             inputs = dict(zip(names, values[: len(names)], strict=True))
             chosen = dict(zip(keys, values[len(names) :], strict=True))
@@ -161,11 +188,9 @@ def build_images_tab(service: ImageService, session) -> tuple:
                 job, shown, notices = service.run(session_id, task, inputs, chosen, report)
             except Cancelled:
                 return "Cancelled.", None, None, service.history_rows(session_id)
-            except (*ALL_ERRORS, UnCLIPModelError) as e:
-                raise user_error(e) from None
             text = f"Job `{job.id}` done." + "".join(f"  \nNote: {n}" for n in notices)
-            paths = [p for p, _ in shown]
-            return text, shown, paths, service.history_rows(session_id)
+            shown = [(served(path), caption) for path, caption in shown]
+            return text, shown, [p for p, _ in shown], service.history_rows(session_id)
 
         return run
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.charts_tab import ALL_ERRORS, user_error
+from app.charts_tab import history_rows
 from app.jobs import JobStore
+from app.serve import served
+from app.web_common import ImageUpload, reported
+from export.checks import InvalidValue, check_number
 from export.folder import write_atomic
 from export.images import png_with_parameters
 from export.onnx import backend_for
@@ -43,10 +46,11 @@ class StyleService:
         styles = [s for s in (styles or []) if s]
         if not styles:
             raise ImageError("upload at least one style image")
-        weights = [float(w) for w in str(style_weights or "").replace(",", " ").split()] or None
+        weights = _weights(style_weights)
         params = {"content": Path(content).name, "styles": [Path(s).name for s in styles],
-                  "alpha": float(alpha), "preserve_color": bool(preserve_color),
-                  "style_weights": weights, "size": int(size) if size else None,
+                  "alpha": check_number(alpha, "alpha", 0.0, 1.0),
+                  "preserve_color": bool(preserve_color), "style_weights": weights,
+                  "size": check_number(size, "size", 16, 8192, integer=True) if size else None,
                   "model": str(self.folder)}  # fmt: skip
         job = self.store.new(session, "style", params)
         try:
@@ -68,18 +72,28 @@ class StyleService:
         return out
 
     def history_rows(self, session) -> list[list]:
-        rows = []
-        for r in self.store.history(session, "style"):
-            p = r["params"]
-            rows.append([r["id"], r["created"], p["content"], ", ".join(p["styles"]),
-                         p["alpha"], r["status"]])  # fmt: skip
-        return rows
+        return history_rows(self.store, session, "style", _history_row)
+
+
+def _history_row(r: dict) -> list:
+    p = r["params"]
+    return [r["id"], r["created"], p["content"], ", ".join(p["styles"]), p["alpha"], r["status"]]
+
+
+def _weights(text) -> list[float] | None:
+    """'1 2' or '1, 2' → [1.0, 2.0] (checked by the pipeline: finite, not negative)."""
+    words = str(text or "").replace(",", " ").split()
+    try:
+        return [float(w) for w in words] or None
+    except ValueError:
+        raise InvalidValue.of("style_weights", f"must be numbers such as '1 2', not "
+                                               f"{str(text)[:40]!r}") from None  # fmt: skip
 
 
 def build_style_tab(service: StyleService, session) -> None:
     gr.Markdown(service.status())
     with gr.Row():
-        content = gr.Image(label="Content", type="filepath", sources=["upload"])
+        content = ImageUpload(label="Content")
         styles = gr.File(label="Style image(s)", file_count="multiple", type="filepath",
                          file_types=["image"])  # fmt: skip
     with gr.Row():
@@ -92,17 +106,15 @@ def build_style_tab(service: StyleService, session) -> None:
     download = gr.File(label="PNG (parameters embedded)", interactive=False)
     history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your style results", interactive=False)
 
+    @reported
     def on_run(session_id, c, s, a, p, w, n, progress=gr.Progress()):  # noqa: B008
         progress(0.0, desc="stylising")
 
         def tiles(done: int, total: int) -> None:
             progress(done / total, desc=f"stylising: tile {done} of {total}" if total > 1 else "")
 
-        try:
-            out = service.run(session_id, c, s, a, p, w, n, progress=tiles)
-        except ALL_ERRORS as e:
-            raise user_error(e) from None
-        return str(out), str(out), service.history_rows(session_id)
+        out = served(service.run(session_id, c, s, a, p, w, n, progress=tiles))
+        return out, out, service.history_rows(session_id)
 
     run.click(on_run, [session, content, styles, alpha, preserve, weights, size],
               [result, download, history], api_name="stylize",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.options import add_backend_option
+from app.options import add_backend_option, number
 from app.paths import UNCLIP_DIR
 
 
@@ -37,7 +37,7 @@ def add_unclip_parsers(sub) -> None:
     p.add_argument("--to", required=True, help="the caption to move toward")
     p.add_argument("--from", dest="from_caption", default="", help="its current caption")
     p.add_argument("--frames", type=int, default=5)
-    p.add_argument("--strength", type=float, default=0.5, help="largest fraction of the angle")
+    p.add_argument("--strength", type=number, default=0.5, help="largest fraction of the angle")
     _common(p, stages="D,S", guidance="D")
     p.set_defaults(run=run_text_diff)
 
@@ -141,10 +141,18 @@ def run_vary(args) -> dict:
 
 def run_interpolate(args) -> dict:
     steps, guidance = stage_settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
-    result = _load(args).interpolate(args.a, args.b, frames=args.frames, seed=args.seed,
+    result = _load(args).interpolate(_end(args.a), _end(args.b), frames=args.frames, seed=args.seed,
                                      steps=steps, guidance=guidance,
                                      progress=_progress)  # fmt: skip
     return _report(result, args.output, "frame")
+
+
+def _end(text: str) -> Path | str:
+    """An interpolation end on the command line: an image file that exists, else a prompt."""
+    try:
+        return Path(text) if Path(text).is_file() else text
+    except OSError:  # too long to be a file name
+        return text
 
 
 def run_text_diff(args) -> dict:

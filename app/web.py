@@ -7,24 +7,19 @@ example). Results live in a job folder per action (app/jobs.py), so history surv
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import gradio as gr
 
-from app.charts_tab import (
-    ALL_ERRORS,
-    FORMAT_CHOICES,
-    HISTORY_HEADERS,
-    STAT_HEADERS,
-    ChartService,
-    job_view,
-    user_error,
-)
+from app.charts_tab import FORMAT_CHOICES, HISTORY_HEADERS, STAT_HEADERS, ChartService, job_view
 from app.images_tab import ImageService, build_images_tab
-from app.jobs import JobStore, new_session_id
+from app.jobs import JobError, JobStore, new_session_id
 from app.paths import JOBS_DIR, STYTR2_DIR, UNCLIP_DIR
+from app.serve import served, served_all
 from app.style_tab import StyleService, build_style_tab
-from export.folder import ModelFolderError
+from app.web_common import ALL_ERRORS, reported
+from export.checks import InvalidValue, check_number
 from export.onnx import backend_for
 from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator
@@ -45,6 +40,7 @@ def build_app(
 ) -> gr.Blocks:
     generator = ChartGenerator.load(model_dir, backend=backend_for(model_dir))
     store = JobStore(jobs_dir)
+    store.recover()  # jobs a crashed or killed app left "running": interrupted, cleaned
     service = ChartService(generator, store)
     style_service = StyleService(stytr2_dir, store)
     image_service = ImageService(unclip_dir, store)
@@ -136,17 +132,18 @@ def _charts_tab(service: ChartService, session) -> dict:
     results = [status, job_id, gallery, preview_choice, preview, stats, files, song_zip, seed]
 
     def show(view: dict, seed_used, message: str) -> dict:
-        """The result panel for a finished job (its id included in `view`)."""
+        """The result panel for a finished job (its id included in `view`); every file in it is
+        a served copy (app/serve.py), never a path into the jobs folder."""
         last = view["difficulties"][-1]
         return {
             status: message + "  \n" + view["summary"],
             job_id: view["job"],
-            gallery: view["gallery"],
+            gallery: [(served(path), caption) for path, caption in view["gallery"]],
             preview_choice: gr.update(choices=view["difficulties"], value=last),
-            preview: view["preview"][last],
+            preview: served(view["preview"][last]),
             stats: view["stats"],
-            files: view["files"],
-            song_zip: view["zip"],
+            files: served_all(view["files"]),
+            song_zip: served(view["zip"]),
             seed: seed_used,
         }
 
@@ -159,34 +156,26 @@ def _charts_tab(service: ChartService, session) -> dict:
         steps = service.generate(session, song, bpm, offset_s, timing_file, difficulties,
                                  densities, seed, random_seed, formats,
                                  lambda f, t: progress(f, desc=t))  # fmt: skip
-        try:
-            for fraction, stage in steps:
-                if isinstance(stage, str):
-                    progress(fraction, desc=stage)
-                    yield {status: f"*{stage}…*"}
-                else:
-                    yield show(job_view(stage), stage.record["params"]["seed"], "Done.")
-        except ALL_ERRORS as e:
-            raise user_error(e) from None
+        for fraction, stage in steps:
+            if isinstance(stage, str):
+                progress(fraction, desc=stage)
+                yield {status: f"*{stage}…*"}
+            else:
+                yield show(job_view(stage), stage.record["params"]["seed"], "Done.")
 
     def on_regenerate(session, job, difficulty, seed):
-        try:
-            done = service.regenerate(session, job, difficulty, seed)
-        except ALL_ERRORS as e:
-            raise user_error(e) from None
+        done = service.regenerate(session, job, difficulty, seed)
         return show(job_view(done), done.record["params"]["seed"], f"{difficulty} regenerated.")
 
     def on_preview(session, job, difficulty):
         try:
-            return job_view(service.job(session, job))["preview"].get(difficulty)
+            path = job_view(service.job(session, job))["preview"].get(difficulty)
         except ALL_ERRORS:
             return None
+        return served(path) if path else None
 
-    def on_tempo(song):
-        try:
-            return service.tempo(song)
-        except ALL_ERRORS as e:
-            raise user_error(e) from None
+    on_generate, on_regenerate, on_tempo = map(reported, (on_generate, on_regenerate,
+                                                          service.tempo))  # fmt: skip
 
     # Candidates appear as soon as a song is uploaded; the button asks again.
     audio.upload(
@@ -279,21 +268,18 @@ def _history_tab(service: ChartService, session, ui: dict) -> tuple:
         except ALL_ERRORS:
             return []
 
+    @reported
     def settings(session, job):
-        try:
-            p = service.job(session, job).record["params"]
-        except ALL_ERRORS as e:
-            raise user_error(e) from None
+        p = service.job(session, job).record["params"]
         dens = [p["density_nps"].get(d, 0) for d in DIFFICULTIES]
         return [p["bpm"], p["offset_s"], p["difficulties"], *dens, p["seed"], False, p["formats"]]
 
+    @reported
     def results(session, job_id):
-        try:
-            job = service.job(session, job_id)
-            view = job_view(job)
-        except (*ALL_ERRORS, KeyError) as e:
-            raise user_error(ValueError(f"job {job_id} has no results to show ({e})")) from None
-        return ui["show"](view, job.record["params"]["seed"], "From history.")
+        job = service.job(session, job_id)
+        if job.record["status"] != "done":
+            raise JobError(f"job {job_id} is {job.record['status']}: it has no results to show")
+        return ui["show"](job_view(job), job.record["params"]["seed"], "From history.")
 
     refresh.click(rows, session, table, api_name="history")
     table.select(_pick_job, table, chosen, api_name=False)
@@ -357,6 +343,25 @@ def models_text(generator: ChartGenerator, style: StyleService, images: ImageSer
     )
 
 
+def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
+          block: bool = True) -> str:  # fmt: skip
+    """Start the app with production's settings (the tests start it through here too): a
+    bounded queue, one job per model, an upload size limit, errors as our one-line messages
+    only, and no `allowed_paths`: nothing outside Gradio's cache is served (app/serve.py).
+    Returns the local URL; `block=False` returns at once (the server runs in a thread)."""
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY)
+    try:
+        _, url, _ = demo.launch(server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE,
+                                show_error=False, prevent_thread_lock=not block, quiet=not block,
+                                allowed_paths=[])  # fmt: skip
+    except OSError as e:
+        if "port" not in str(e):
+            raise
+        raise InvalidValue(f"port {port} is in use (another app is running there?)", "port",
+                           hint="; choose another ({port})") from None  # fmt: skip
+    return url
+
+
 def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
@@ -367,14 +372,15 @@ def launch(
 ) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: put the app behind an authenticating proxy", host)
-    try:
-        demo = build_app(model_dir, jobs_dir, stytr2_dir, unclip_dir)
-    except ModelFolderError as e:
-        raise SystemExit(f"error: {e}") from e
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY).launch(
-        server_name=host,
-        server_port=port,
-        max_file_size=MAX_FILE_SIZE,
-        show_error=False,
-        allowed_paths=[str(jobs_dir)],
-    )
+    check_port_free(host, port)  # before minutes of model loading, not after
+    serve(build_app(model_dir, jobs_dir, stytr2_dir, unclip_dir), host, port)
+
+
+def check_port_free(host: str, port: int) -> None:
+    check_number(port, "port", 1, 65535, integer=True)
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise InvalidValue(f"cannot listen on {host}:{port} ({e.strerror or e})", "port",
+                               hint="; choose another ({port})") from None  # fmt: skip

@@ -8,12 +8,15 @@ name in its own words (`render`): the command line its flag, the web app its fie
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
 import re
+import types
+import typing
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 SEED_LIMIT = 2**63  # seeds are 0 ≤ seed < 2**63: every RNG we feed takes them, JSON keeps them
@@ -26,7 +29,8 @@ class InvalidValue(ValueError):
 
     `template` names parameters in braces (`"{offset_s} needs {bpm}"`); only the `names` given
     are filled in, so other braces in a message stay as they are. A `hint` (advice such as
-    "or raise {max_duration_s}") is left out by an interface that lacks one of its parameters.
+    " or raise {max_duration_s}", appended as it is) is left out by an interface that lacks one
+    of its parameters.
     """
 
     def __init__(self, template: str, *names: str, hint: str = ""):
@@ -50,7 +54,7 @@ class InvalidValue(ValueError):
         text = fill(self.template)
         hinted = [m for m in _PLACEHOLDER.findall(self.hint) if m in self.names]
         if self.hint and all(words.get(name, name) is not None for name in hinted):
-            text += "; " + fill(self.hint)
+            text += fill(self.hint)
         return text
 
     def __str__(self) -> str:
@@ -116,6 +120,82 @@ def _number(value: float | int) -> str:
 def _shown(value: Any) -> str:
     real = isinstance(value, numbers.Real) and not isinstance(value, bool)
     return _number(value) if real else f"{value!r}"[:40]
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def check_config(config: Any, limits: Mapping[str, tuple[float, float]] | None = None) -> None:
+    """A config dataclass's fields against its type hints (a config read from JSON can hold any
+    type) and `limits` ({field: (lo, hi)}, applied to every number a field holds). Call it from
+    `__post_init__`; raises InvalidValue naming the field."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if not _has_type(value, hints[f.name]):
+            shown = f"{value!r}"[:40]
+            raise InvalidValue.of(f.name, f"must be {_describe(hints[f.name])}, not {shown}")
+        if limits and f.name in limits:
+            lo, hi = limits[f.name]
+            integer = hints[f.name] is int
+            for number in _numbers_in(value):
+                check_number(number, f.name, lo, hi, integer=integer)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok and math.isfinite(value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_has_type(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_has_type, value, args))
+    if origin is list:
+        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _has_type(k, args[0]) and _has_type(v, args[1]) for k, v in value.items()
+        )
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # a hint we do not check (a callable, a type variable)
+
+
+_PLAIN_TYPES = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
+
+
+def _describe(hint: Any) -> str:
+    if hint in _PLAIN_TYPES:
+        return _PLAIN_TYPES[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0]).removeprefix('a ')}s"
+        return f"a list of {len(args)} values"
+    if origin in (list, dict):
+        return "a list" if origin is list else "an object"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + " (or null)"
+    return f"a {getattr(hint, '__name__', hint)}"
+
+
+def _numbers_in(value: Any) -> Iterator[float]:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        yield value
+    elif isinstance(value, tuple | list):
+        for v in value:
+            yield from _numbers_in(v)
 
 
 # --------------------------------------------------------------------------- text

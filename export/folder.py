@@ -232,11 +232,31 @@ def save_model_folder(
     return folder
 
 
+MAX_MODEL_BYTES = 4 * 2**30  # 30× the largest model this path loads (StyTr²: ~140 MB)
+
+
+def check_model_size(build: typing.Callable, config: Any, source: str) -> int:
+    """The bytes the module's parameters and buffers would take, found without allocating them;
+    ModelFolderError when above MAX_MODEL_BYTES."""
+    with torch.device("meta"):
+        probe = build(config)
+    size = sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers()))
+    if size > MAX_MODEL_BYTES:
+        raise ModelFolderError(
+            f"{source}: this config makes a {size / 2**30:.1f} GiB model (at most "
+            f"{MAX_MODEL_BYTES / 2**30:.0f} GiB); it is not one this studio can load"
+        )
+    return size
+
+
 def load_model_folder(
     folder: str | Path, config_cls: type[C], build: typing.Callable[[C], torch.nn.Module]
 ) -> tuple[C, torch.nn.Module]:
-    """Read the config, build the module with `build(config)`, load its weights strictly."""
+    """Read the config, build the module with `build(config)`, load its weights strictly. The
+    module is first built on the meta device (no memory) to refuse a config whose weights would
+    not fit before anything is allocated."""
     config = read_config(folder, config_cls)
+    check_model_size(build, config, str(Path(folder) / CONFIG_FILE))
     module = build(config)
     load_weights_into(module, read_weights(folder), str(Path(folder) / WEIGHTS_FILE))
     return config, module.eval()

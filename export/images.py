@@ -27,6 +27,36 @@ class ImageError(ValueError):
     """An image that cannot be used, with the reason."""
 
 
+def probe_image(path: str | Path, name: str | None = None) -> Image.Image:
+    """The image file opened (header read, pixels not decoded), or ImageError: not a file, not
+    an image, or more than MAX_PIXELS (checked before any pixel is decoded)."""
+    path = Path(path)
+    label = name or path.name
+    if not path.is_file():
+        raise ImageError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{label}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap below
+            image = Image.open(path)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{label}: more than {MAX_PIXELS:,} pixels; scale it down first") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise ImageError(f"{label}: not a readable image ({_reason(e, path)})") from None
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(
+            f"{label}: {image.width}×{image.height} is more than {MAX_PIXELS:,} pixels; "
+            "scale it down first"
+        )
+    return image
+
+
+def _reason(e: Exception, path: Path) -> str:
+    """PIL's words, without the server path it puts in them."""
+    return str(e).replace(f"'{path}'", "the file").replace(str(path), "the file")
+
+
 def open_image(source: str | Path | Image.Image, name: str | None = None) -> Image.Image:
     """A path or PIL image → an RGB PIL image, upright."""
     if isinstance(source, Image.Image):
@@ -34,21 +64,13 @@ def open_image(source: str | Path | Image.Image, name: str | None = None) -> Ima
     else:
         path = Path(source)
         label = name or path.name
-        if not path.is_file():
-            raise ImageError(f"{path}: no such image file")
+        image = probe_image(path, label)
         try:
-            image = Image.open(path)
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageError(
-                    f"{label}: {image.width}×{image.height} is more than {MAX_PIXELS:,} pixels; "
-                    "scale it down first"
-                )
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image.load()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning,
-                Image.DecompressionBombError) as e:  # fmt: skip
-            raise ImageError(f"{label}: not a readable image ({e})") from e
+        except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt pixel data
+            raise ImageError(f"{label}: not a readable image ({_reason(e, path)})") from None
     image = ImageOps.exif_transpose(image)
     if min(image.size) < MIN_SIDE:
         raise ImageError(f"{label}: {image.width}×{image.height} is too small (< {MIN_SIDE} px)")

@@ -13,13 +13,19 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from export.checks import InvalidValue, check_number
+
 SAMPLE_RATE = 16000
 MAX_DURATION_S = 15 * 60.0
 SILENCE_PEAK_DBFS = -60.0  # a song whose loudest sample is quieter than this is silence
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
+MAX_LIMIT_S = 24 * 3600.0
+# How the files libsndfile reads begin. Anything else is refused before the decoder sees it:
+# asked to open a text file called .mp3, it guesses formats and prints notes to stderr.
+_MAGIC = (b"RIFF", b"RF64", b"riff", b"fLaC", b"OggS", b"ID3", b"FORM", b"caff")
 
 
-class AudioError(ValueError):
+class AudioError(InvalidValue):
     """The audio file cannot be used; the message says why and what to do."""
 
 
@@ -36,6 +42,11 @@ def probe_audio(path: str | Path) -> AudioInfo:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
+    if not _looks_like_audio(path):
+        raise AudioError(
+            f"{path.name}: not a readable audio file (its contents are not wav, flac, ogg or "
+            "mp3, whatever its name says)"
+        )
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
@@ -52,11 +63,14 @@ def load_audio(
     path: str | Path, sample_rate: int = SAMPLE_RATE, max_duration_s: float = MAX_DURATION_S
 ) -> np.ndarray:
     """Decode, mix to mono and resample. The length limit is checked before decoding."""
+    check_number(max_duration_s, "max_duration_s", 0, MAX_LIMIT_S, lo_open=True, unit="s")
     info = probe_audio(path)
     if info.duration_s > max_duration_s:
         raise AudioError(
             f"{info.path.name}: {info.duration_s / 60:.1f} min long; the limit is "
-            f"{max_duration_s / 60:.0f} min. Trim the file or raise the limit (--max-minutes)."
+            f"{max_duration_s / 60:.0f} min. Trim the file",
+            "max_duration_s",
+            hint=" or raise the limit ({max_duration_s})",
         )
     try:
         data, file_rate = sf.read(str(info.path), dtype="float32", always_2d=True)
@@ -69,6 +83,13 @@ def load_audio(
         raise AudioError(f"{info.path.name}: corrupt audio (samples that are not numbers)")
     check_not_silent(mono, info.path.name)
     return resample(mono, file_rate, sample_rate)
+
+
+def _looks_like_audio(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    mpeg_frame = len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # MP3, no tags
+    return head.startswith(_MAGIC) or mpeg_frame
 
 
 def check_not_silent(mono: np.ndarray, name: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from export.checks import InvalidValue, check_config
+
 # StepMania difficulty names and GenéLive's scalar condition values (Edit counts as Challenge).
 DIFFICULTIES: tuple[str, ...] = ("Beginner", "Easy", "Medium", "Hard", "Challenge")
 DIFFICULTY_VALUES: tuple[int, ...] = (10, 20, 30, 40, 50)
@@ -16,6 +18,14 @@ class Decoding:
 
     thresholds: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
     min_gap_frames: tuple[int, ...] = (5, 4, 4, 4, 4)  # KLab's minimum note distance
+
+    def __post_init__(self):
+        check_config(self, {"thresholds": (0.0, 1.0), "min_gap_frames": (1, 1000)})
+        for name in ("thresholds", "min_gap_frames"):
+            if len(getattr(self, name)) != len(DIFFICULTIES):
+                raise InvalidValue.of(
+                    name, f"needs one value per difficulty ({', '.join(DIFFICULTIES)})"
+                )
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,13 @@ class OnsetConfig:
     lstm_chunk_frames: int = 0
     decoding: Decoding = field(default_factory=Decoding)
 
+    def __post_init__(self):
+        check_config(self, ONSET_LIMITS)
+        if self.n_mels != N_MELS:  # the conv stack pools 229 mel bins down to 1
+            raise InvalidValue.of("n_mels", f"must be {N_MELS} (the features' mel bins)")
+        if not self.time_pools:
+            raise InvalidValue.of("time_pools", "needs at least one branch")
+
     @property
     def features(self) -> int:
         return 4 * self.conv_channels * len(self.time_pools)
@@ -65,6 +82,11 @@ class DDCConfig:
     dropout: float = 0.5
     decoding: Decoding = field(default_factory=Decoding)
 
+    def __post_init__(self):
+        check_config(self, DDC_LIMITS)
+        if not self.fft_sizes_ms:
+            raise InvalidValue.of("fft_sizes_ms", "needs at least one size")
+
 
 @dataclass(frozen=True)
 class LibrosaOnsetConfig:
@@ -76,6 +98,37 @@ class LibrosaOnsetConfig:
     n_mels: int = 128
     decoding: Decoding = field(default_factory=Decoding)
 
+    def __post_init__(self):
+        check_config(self, {"hop_s": (0.001, 1.0), "n_mels": (8, 512)})
+
+
+N_MELS = 229  # genelive.features.N_MELS: the mel bins every GenéLive model reads
+# Ranges a config read from a file must keep to (beyond them a config is a mistake or an attack:
+# `lstm_hidden: 10000000` would ask for 41 GB).
+ONSET_LIMITS = {
+    "n_mels": (1, 512),
+    "conv_channels": (1, 512),
+    "time_pools": (1, 512),
+    "dropblock": (0.0, 1.0),
+    "features_dropout": (0.0, 1.0),
+    "downbeat_value": (0.0, 100.0),
+    "lstm_hidden": (1, 4096),
+    "lstm_layers": (1, 8),
+    "lstm_dropout": (0.0, 1.0),
+    "head_dropout": (0.0, 1.0),
+    "lstm_chunk_frames": (0, 1_000_000),
+}
+
+
+DDC_LIMITS = {
+    "n_mels": (8, 512),
+    "fft_sizes_ms": (1.0, 1000.0),
+    "hop_s": (0.001, 1.0),
+    "context_frames": (0, 100),
+    "conv_channels": (1, 1024),
+    "hidden": (1, 8192),
+    "dropout": (0.0, 1.0),
+}
 
 # Named presets for `studio train-charts --config NAME`.
 PRESETS = {

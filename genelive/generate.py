@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import find_peaks
 
+from export.checks import InvalidValue, check_number, check_seed
 from genelive.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
 from genelive.chartfile import FORMATS, Chart, ChartSet, Note
@@ -71,12 +72,14 @@ def parse_difficulties(names: str | Sequence[str] | None) -> tuple[str, ...]:
         return DIFFICULTIES
     if isinstance(names, str):
         names = [n for n in names.split(",") if n.strip()]
+    choose = f"choose from {', '.join(d.lower() for d in DIFFICULTIES)} or 'all'"
+    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise InvalidValue.of("difficulties", f"must be difficulty names: {choose}")
     lookup = {d.lower(): d for d in DIFFICULTIES}
-    unknown = [n for n in names if n.strip().lower() not in lookup]
+    unknown = [n[:40] for n in names if n.strip().lower() not in lookup]
     if unknown or not names:
         raise ValueError(
-            f"unknown difficulty {', '.join(map(repr, unknown)) or '(none given)'}: "
-            f"choose from {', '.join(d.lower() for d in DIFFICULTIES)} or 'all'"
+            f"unknown difficulty {', '.join(map(repr, unknown[:5])) or '(none given)'}: {choose}"
         )
     wanted = {lookup[n.strip().lower()] for n in names}
     return tuple(d for d in DIFFICULTIES if d in wanted)
@@ -147,17 +150,28 @@ class SongAnalysis:
     tags: dict[str, str]  # title / artist from the audio file
 
 
+MAX_DENSITY_NPS = 40.0
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 10.0
+
+
 def check_density(density_nps: Mapping[str, float] | None) -> dict[str, float]:
-    out = {parse_difficulties([k])[0]: float(v) for k, v in (density_nps or {}).items()}
-    if any(not 0 < v <= 40 for v in out.values()):
-        raise ValueError("density targets must be between 0 and 40 notes per second")
-    return out
+    """Notes-per-second targets per difficulty, each above 0 and at most 40."""
+    if density_nps is not None and not isinstance(density_nps, Mapping):
+        raise InvalidValue.of("density_nps", "must map difficulties to notes per second")
+    return {parse_difficulties([k])[0]: check_target_nps(v) for k, v in (density_nps or {}).items()}
+
+
+def check_target_nps(value: float) -> float:
+    return float(check_number(value, "density_nps", 0, MAX_DENSITY_NPS, lo_open=True,
+                              unit="notes per second"))  # fmt: skip
+
+
+def check_temperature(value: float) -> float:
+    return float(check_number(value, "temperature", MIN_TEMPERATURE, MAX_TEMPERATURE))
 
 
 def check_keys(keys: int) -> int:
-    if not 1 <= int(keys) <= 18:
-        raise ValueError(f"key count must be 1..18, not {keys}")
-    return int(keys)
+    return int(check_number(keys, "keys", 1, 18, integer=True))
 
 
 class ChartGenerator:
@@ -196,7 +210,7 @@ class ChartGenerator:
         report = progress or (lambda fraction, stage: None)
         difficulties = parse_difficulties(difficulties)
         density_nps = check_density(density_nps)
-        check_keys(keys)
+        seed, temperature, keys = check_seed(seed), check_temperature(temperature), check_keys(keys)
         song = self.analyse(audio_path, difficulties, bpm, offset_s, timing_from, max_duration_s,
                             report)  # fmt: skip
         charts = []
@@ -252,6 +266,9 @@ class ChartGenerator:
         temperature: float = 1.0,
     ) -> Chart:
         """One difficulty's chart from the shared analysis (so one can be redone alone)."""
+        seed, temperature = check_seed(seed), check_temperature(temperature)
+        if density_nps is not None:
+            density_nps = check_target_nps(density_nps)
         grid, first_beat = song.timing.beat_grid(song.duration_s)
         times, beats = self.note_rows(song.probs[difficulty], song.fps, difficulty, grid,
                                       first_beat, song.duration_s, density_nps)  # fmt: skip
@@ -306,7 +323,8 @@ class ChartGenerator:
     ) -> tuple[Timing, TempoEstimate | None]:
         if timing_from is not None:
             if bpm is not None or offset_s is not None:
-                raise ValueError("give either --timing-from or --bpm/--offset, not both")
+                raise InvalidValue("give either {timing_from} or {bpm} (and {offset_s}), not both",
+                                   "timing_from", "bpm", "offset_s")  # fmt: skip
             return timing_from_file(timing_from), None
         if bpm is not None:
             bpm = check_bpm(bpm)
@@ -314,7 +332,7 @@ class ChartGenerator:
                 offset_s = phase_for_bpm(audio, bpm)
             return Timing.constant(bpm, offset_s), None
         if offset_s is not None:
-            raise ValueError("--offset needs --bpm")
+            raise InvalidValue("{offset_s} needs {bpm}", "offset_s", "bpm")
         estimate = estimate_tempo(audio)
         if estimate.unsure:
             others = ", ".join(f"{c.bpm:g} ({c.confidence:.0%})" for c in estimate.candidates[1:4])

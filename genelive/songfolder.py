@@ -26,6 +26,8 @@ class OutputError(OSError):
 def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(formats, str):
         formats = [f for f in formats.split(",") if f.strip()]
+    if not all(isinstance(f, str) for f in formats):
+        raise InvalidValue.of("formats", f"must be format names: {', '.join(FORMATS)}")
     names = [f.strip().lower().lstrip(".") for f in formats]
     unknown = [f for f in names if f not in FORMATS]
     if unknown or not names:
@@ -82,7 +84,7 @@ def write_song_folder(
         raise InvalidValue(
             f"{out_dir} already exists and is not empty: choose a new folder",
             "replace",
-            hint="or replace it whole ({replace})",
+            hint=" or replace it whole ({replace})",
         )
     try:
         written = write_folder(out_dir, files, replace=replace)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from export.backend import Backend, TorchBackend
+from export.checks import check_config
 from export.folder import load_model_folder, read_config
 from export.onnx import load_graph
 from genelive.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
@@ -49,6 +50,19 @@ class StepConfig:
     notes_per_row: dict[str, float] = field(default_factory=dict)
     meter_fit: dict[str, list[float]] = field(default_factory=dict)
     min_gap_s: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_config(
+            self,
+            {
+                "state_dim": (1, 4096),
+                "audio_dim": (1, 4096),
+                "hidden": (1, 4096),
+                "layers": (1, 8),
+                "dropout": (0.0, 1.0),
+                "max_hold_beats": (0.25, 1000.0),
+            },
+        )
 
 
 class StepNet(nn.Module):

@@ -15,20 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from export.checks import InvalidValue, check_number
 from genelive.features import BeatGrid
 
 MAX_BPM = 1000.0
+MAX_OFFSET_S = 3600.0  # beat 0 within an hour of the audio's start
 
 
 class TimingError(ValueError):
     """A tempo map that cannot be used, with the reason."""
 
 
-def check_bpm(bpm: float) -> float:
-    bpm = float(bpm)
-    if not (math.isfinite(bpm) and 0 < bpm <= MAX_BPM):
-        raise TimingError(f"BPM must be above 0 and at most {MAX_BPM:g}, not {bpm:g}")
-    return bpm
+def check_bpm(bpm: float, name: str = "bpm") -> float:
+    return float(check_number(bpm, name, 0.0, MAX_BPM, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,10 @@ class Timing:
         if not self.bpms or self.bpms[0][0] != 0:
             raise TimingError("a tempo map needs a BPM at beat 0")
         for _, bpm in self.bpms:
-            check_bpm(bpm)
+            try:
+                check_bpm(bpm, "BPM")
+            except InvalidValue as e:  # a value of the tempo map, not an argument
+                raise TimingError(str(e)) from None
         if any(b2 <= b1 for (b1, _), (b2, _) in zip(self.bpms, self.bpms[1:], strict=False)):
             raise TimingError("BPM changes must be at increasing beats")
         if any(s < 0 or b < 0 for b, s in self.stops):
@@ -51,6 +53,7 @@ class Timing:
 
     @classmethod
     def constant(cls, bpm: float, offset_s: float) -> Timing:
+        offset_s = check_number(offset_s, "offset_s", -MAX_OFFSET_S, MAX_OFFSET_S, unit="s")
         return cls(float(offset_s), ((0.0, check_bpm(bpm)),))
 
     @property
@@ -117,7 +120,7 @@ class Timing:
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, TimingError):
                 raise
-            raise TimingError(f"malformed timing {data!r}: {e}") from e
+            raise TimingError(f"malformed timing ({type(e).__name__}: {str(e)[:200]})") from e
 
 
 def timing_from_file(path: str | Path) -> Timing:

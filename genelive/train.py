@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from export.checks import check_config
 from export.folder import CONFIG_FILE, config_to_dict, save_model_folder, write_json_atomic
 from genelive.augment import (
     Augment,
@@ -72,6 +73,26 @@ class TrainConfig:
     seed: int = 0
     compile: bool = False  # torch.compile the conv stack (fixed training shapes only)
     augment: Augment = field(default_factory=Augment)
+
+    def __post_init__(self):
+        check_config(self, TRAIN_LIMITS)
+
+
+TRAIN_LIMITS = {
+    "steps": (1, 10_000_000),
+    "batch_windows": (1, 4096),
+    "window_s": (1.0, 600.0),
+    "lr": (0.0, 1.0),
+    "warmup_steps": (0, 10_000_000),
+    "final_lr": (0.0, 1.0),
+    "grad_clip": (0.0, 1e6),
+    "pos_weight": (0.0, 1e4),
+    "validate_every": (1, 10_000_000),
+    "checkpoint_every": (1, 10_000_000),
+    "validation_fraction": (0.0, 0.9),
+    "split_seed": (0, 2**63 - 1),
+    "seed": (0, 2**63 - 1),
+}
 
 
 def learning_rate(step: int, tc: TrainConfig) -> float:

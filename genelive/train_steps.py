@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from export.checks import check_config
 from export.folder import load_model_folder, save_model_folder
 from genelive.arrows import N_STATES, StepRows, count_notes
 from genelive.charts import Song
@@ -43,6 +44,19 @@ class StepTrainConfig:
     lr: float = 2e-3
     seed: int = 0
     validate_every: int = 250
+
+    def __post_init__(self):
+        check_config(
+            self,
+            {
+                "steps": (1, 10_000_000),
+                "batch": (1, 4096),
+                "chunk_rows": (2, 10_000),
+                "lr": (0.0, 1.0),
+                "seed": (0, 2**63 - 1),
+                "validate_every": (1, 10_000_000),
+            },
+        )
 
 
 def step_sequences(songs: Sequence[Song], cache_dir: Path | None = DEFAULT_CACHE):

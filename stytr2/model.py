@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from export.checks import InvalidValue, check_config
+
 
 @dataclass
 class StyTr2Config:
@@ -33,6 +35,29 @@ class StyTr2Config:
     patch: int = 8  # the patch embedding's kernel and stride; the CNN decoder upsamples 2×2×2
     cape_grid: int = 18  # CAPE pools the content embedding to this many cells per side
     dropout: float = 0.1  # training only
+
+    def __post_init__(self):
+        check_config(self, LIMITS)
+        if self.d_model % self.heads:
+            raise InvalidValue.of(
+                "heads", f"must divide d_model ({self.d_model}), not {self.heads}"
+            )
+        if self.patch != 8:  # the CNN decoder upsamples 2×2×2
+            raise InvalidValue.of(
+                "patch", f"must be 8 (the decoder upsamples ×8), not {self.patch}"
+            )
+
+
+LIMITS = {
+    "d_model": (1, 4096),
+    "heads": (1, 64),
+    "ffn": (1, 16384),
+    "encoder_layers": (1, 24),
+    "decoder_layers": (1, 24),
+    "patch": (1, 64),
+    "cape_grid": (1, 256),
+    "dropout": (0.0, 1.0),
+}
 
 
 class Attention(nn.Module):

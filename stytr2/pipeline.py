@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from export.checks import InvalidValue, check_number
 from export.folder import ModelFolderError, load_model_folder
 from export.images import open_image, to_image, to_tensor
 from stytr2.backends import OnnxStyleNets, TorchStyleNets
@@ -155,17 +156,21 @@ def _ramp(length: int, start: int, n: int) -> torch.Tensor:
 
 
 def _check_options(alpha, styles, style_weights, size) -> list[float]:
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"style strength alpha must be in [0, 1], not {alpha}")
+    check_number(alpha, "alpha", 0.0, 1.0)
     if not styles:
-        raise ValueError("give at least one style image")
-    if size is not None and not 16 <= int(size) <= 8192:
-        raise ValueError(f"size must be 16..8192 pixels, not {size}")
-    weights = [1.0] * len(styles) if style_weights is None else [float(v) for v in style_weights]
+        raise InvalidValue.of("style", "needs at least one style image")
+    if size is not None:
+        check_number(size, "size", 16, 8192, integer=True, unit="pixels")
+    if style_weights is None:
+        weights = [1.0] * len(styles)
+    else:
+        weights = [check_number(v, "style_weights", 0.0, 1e6) for v in style_weights]
     if len(weights) != len(styles):
-        raise ValueError(f"{len(weights)} style weights for {len(styles)} style images")
-    if any(v < 0 for v in weights) or sum(weights) <= 0:
-        raise ValueError("style weights must be non-negative and not all zero")
+        raise InvalidValue.of(
+            "style_weights", f"has {len(weights)} style weights for {len(styles)} style images"
+        )
+    if sum(weights) <= 0:
+        raise InvalidValue.of("style_weights", "must be positive somewhere (they are not all zero)")
     return [v / sum(weights) for v in weights]
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from export.checks import check_config
 from export.folder import ModelFolderError, load_model_folder, save_model_folder
 from export.images import ImageError, open_image, to_tensor
 from stytr2.model import StyTr2Config, StyTr2Net
@@ -49,6 +50,28 @@ class StyleTrainConfig:
     identity2_weight: float = 1.0
     save_every: int = 1000
     seed: int = 0
+
+    def __post_init__(self):
+        positive = (0.0, 1e6)
+        check_config(
+            self,
+            {
+                "steps": (1, 100_000_000),
+                "batch": (1, 4096),
+                "resize_px": (16, 8192),
+                "crop_px": (16, 8192),
+                "warmup_steps": (0, 100_000_000),
+                "lr_start": positive,
+                "lr_peak": positive,
+                "lr_decay": positive,
+                "content_weight": positive,
+                "style_weight": positive,
+                "identity1_weight": positive,
+                "identity2_weight": positive,
+                "save_every": (1, 100_000_000),
+                "seed": (0, 2**63 - 1),
+            },
+        )
 
     def lr(self, step: int) -> float:
         if step < self.warmup_steps:

@@ -12,6 +12,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from export.checks import check_config
+
 # (in, out) channels of the 3×3 convs up to relu5_1; "M" is a 2×2 max-pool (ceil mode).
 _LAYOUT = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256),
            (256, 256), (256, 256), "M", (256, 512), (512, 512), (512, 512), (512, 512), "M",
@@ -24,6 +26,9 @@ STAGES = ((0, 4), (4, 11), (11, 18), (18, 31), (31, 44))
 class VGGConfig:
     model_type: ClassVar[str] = "vgg-normalised"
     last_layer: str = "relu5_1"
+
+    def __post_init__(self):
+        check_config(self)
 
 
 class VGGEncoder(nn.Module):

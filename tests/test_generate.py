@@ -147,7 +147,7 @@ def test_preview_picture_and_claps(song_path, generator, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--bpm", "0"], "BPM must be above 0"),
+        (["--bpm", "0"], "--bpm must be a number above 0"),
         (["--bpm", "1500"], "at most 1000"),
         (["--difficulties", "easy,extreme"], "unknown difficulty 'extreme'"),
         (["--formats", "sm,bms"], "unknown chart format 'bms'"),

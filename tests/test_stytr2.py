@@ -82,7 +82,7 @@ def test_colour_preservation_takes_the_contents_chroma():
 
 @pytest.mark.parametrize(
     ("alpha", "weights", "message"),
-    [(1.5, None, "alpha must be in"), (1.0, [1, 2], "2 style weights for 1"),
+    [(1.5, None, "alpha must be a number from 0 to 1"), (1.0, [1, 2], "2 style weights for 1"),
      (1.0, [0], "not all zero")],
 )  # fmt: skip
 def test_bad_options(transfer, alpha, weights, message):

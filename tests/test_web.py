@@ -168,14 +168,12 @@ def test_images_service_jobs_history_and_cancel(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from app.web import build_app
+    from app.web import build_app, serve
 
     jobs = tmp_path_factory.mktemp("app-jobs")
     tiny = make_tiny_unclip(tmp_path_factory.mktemp("unclip") / "tiny")
     demo = build_app(jobs_dir=jobs, stytr2_dir=jobs / "no-stytr2", unclip_dir=tiny)
-    demo.queue(max_size=8)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=None)
-    yield url
+    yield serve(demo, port=None, block=False)  # production's launch settings
     demo.close()
 
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
+from export.checks import InvalidValue
 from export.folder import write_atomic
 from export.images import open_image, png_with_parameters
 from unclip.components import MODEL_INDEX, KarloFolder, UnCLIPModelError, resolve_model
@@ -34,6 +35,7 @@ MAX_STEPS = 1000
 MAX_GUIDANCE = 50.0
 MAX_IMAGES = 16
 MAX_FRAMES = 64
+MAX_PROMPT_CHARS = 2000  # CLIP reads 77 tokens (a few hundred characters); more is a mistake
 
 
 class Cancelled(Exception):
@@ -70,14 +72,22 @@ class ImageResult:
     notices: list[str] = field(default_factory=list)
 
     def save(self, out_dir: str | Path, stem: str) -> list[Path]:
-        """One PNG per image (parameters embedded), each written atomically."""
+        """One PNG per image (parameters embedded), each written atomically; if one cannot be
+        written (a full disk), the others of this call are removed again."""
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for i, (image, params) in enumerate(zip(self.images, self.parameters, strict=True)):
-            path = out_dir / f"{stem}-{i:03d}.png"
-            write_atomic(path, png_with_parameters(image, params))
-            paths.append(path)
+        pngs = [png_with_parameters(image, params)
+                for image, params in zip(self.images, self.parameters, strict=True)]  # fmt: skip
+        paths = [out_dir / f"{stem}-{i:03d}.png" for i in range(len(pngs))]
+        written = []
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for path, data in zip(paths, pngs, strict=True):
+                write_atomic(path, data)
+                written.append(path)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         return paths
 
 
@@ -107,6 +117,21 @@ def check_settings(steps: Steps, guidance: Guidance) -> None:
             raise ValueError(
                 f"{name} guidance must be in 1..{MAX_GUIDANCE:g} (1 = no guidance), not {value}"
             )
+
+
+def check_prompt(prompt, required: bool = True, name: str = "prompt") -> str:
+    """A prompt: text of at most MAX_PROMPT_CHARS (not empty when `required`)."""
+    if not isinstance(prompt, str):
+        raise InvalidValue.of(name, f"must be text, not {type(prompt).__name__}")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidValue.of(
+            name,
+            f"is {len(prompt):,} characters long; at most {MAX_PROMPT_CHARS:,} (CLIP reads its "
+            "first 77 tokens)",
+        )
+    if required and not prompt.strip():
+        raise InvalidValue.of(name, "is empty: describe the image to make")
+    return prompt
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -173,8 +198,7 @@ class UnCLIP:
                       steps: Steps = Steps(), guidance: Guidance = Guidance(),
                       progress: Progress | None = None,
                       cancel: threading.Event | None = None) -> ImageResult:  # fmt: skip
-        if not prompt or not prompt.strip():
-            raise ValueError("the prompt is empty: describe the image to make")
+        check_prompt(prompt)
         self.folder.require("text")
         check_settings(steps, guidance)
         seeds = self._seeds(seed, num_images)
@@ -214,8 +238,12 @@ class UnCLIP:
                     steps: Steps = Steps(), guidance: Guidance = Guidance(),
                     progress: Progress | None = None,
                     cancel: threading.Event | None = None) -> ImageResult:  # fmt: skip
-        """Frames from `a` to `b` (each a prompt or an image file): their CLIP image embeddings
+        """Frames from `a` to `b`, each a prompt (text) or an image (a `pathlib.Path` or a PIL
+        image; text is always a prompt, never opened as a file): their CLIP image embeddings
         (and text features) interpolated spherically; every frame uses the same noise."""
+        for name, end in (("a", a), ("b", b)):
+            if _is_prompt(end):
+                check_prompt(end, name=name)
         _check_frames(frames)
         check_settings(steps, guidance)
         (seed,) = self._seeds(seed, 1)
@@ -253,8 +281,10 @@ class UnCLIP:
         _check_frames(frames)
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], not {strength}")
-        if not to_caption or not to_caption.strip():
-            raise ValueError("give the caption to move the image toward")
+        check_prompt(to_caption, required=False, name="to_caption")
+        check_prompt(from_caption, required=False, name="from_caption")
+        if not to_caption.strip():
+            raise InvalidValue.of("to_caption", "is empty: give the caption to move toward")
         self.folder.require("image")
         check_settings(steps, guidance)
         (seed,) = self._seeds(seed, 1)
@@ -445,8 +475,8 @@ def _twice(x: torch.Tensor, uncond) -> torch.Tensor:
 
 
 def _is_prompt(end) -> bool:
-    """Interpolation ends: an existing file or a PIL image is an image, other text a prompt."""
-    return isinstance(end, str) and not Path(end).is_file()
+    """Interpolation ends: text is a prompt; a Path or a PIL image is an image."""
+    return isinstance(end, str)
 
 
 def _check_frames(frames: int) -> None:
