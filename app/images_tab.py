@@ -12,7 +12,7 @@ from app.charts_tab import _seed, history_rows
 from app.jobs import JobStore
 from app.paths import UNCLIP_DIR
 from app.serve import served
-from app.web_common import ALL_ERRORS, ImageUpload, reported
+from app.web_common import ALL_ERRORS, image_upload, number_field, reported, slider_field
 from export.checks import check_number
 from export.folder import ModelFolderError
 from export.onnx import backend_for
@@ -143,11 +143,11 @@ def build_images_tab(service: ImageService, session) -> tuple:
     with gr.Tabs():
         with gr.Tab("From text"):
             prompt = gr.Textbox(label="Prompt", lines=2, max_lines=6)
-            num_text = gr.Slider(1, 4, value=1, step=1, label="Images (image i uses seed + i)")
+            num_text = slider_field(1, 4, value=1, step=1, label="Images (image i uses seed + i)")
             make = gr.Button("Make images", variant="primary")
         with gr.Tab("Variations"):
-            image = ImageUpload(label="Image")
-            num_vary = gr.Slider(1, 4, value=2, step=1, label="Variations")
+            image = image_upload(label="Image")
+            num_vary = slider_field(1, 4, value=2, step=1, label="Variations")
             vary = gr.Button("Make variations", variant="primary")
         with gr.Tab("Interpolate"):
             with gr.Row():
@@ -156,18 +156,20 @@ def build_images_tab(service: ImageService, session) -> tuple:
                     gr.Textbox(label="To: prompt"),
                 )
             with gr.Row():
-                a_image = ImageUpload(label="…or from: image")
-                b_image = ImageUpload(label="…or to: image")
-            frames = gr.Slider(2, 12, value=5, step=1, label="Frames (ends included, same noise)")
+                a_image = image_upload(label="…or from: image")
+                b_image = image_upload(label="…or to: image")
+            frames = slider_field(
+                2, 12, value=5, step=1, label="Frames (ends included, same noise)"
+            )
             interpolate = gr.Button("Interpolate", variant="primary")
     with gr.Accordion("Seed, steps and guidance", open=False), gr.Row():
-        seed = gr.Number(label="Seed", value=0, precision=0, minimum=0)
+        seed = number_field(label="Seed", value=0, precision=0)
         random_seed = gr.Checkbox(label="Random seed", value=True)
-        prior_steps = gr.Slider(2, 50, value=25, step=1, label="Prior steps")
-        decoder_steps = gr.Slider(2, 100, value=25, step=1, label="Decoder steps")
-        sr_steps = gr.Slider(2, 20, value=7, step=1, label="Super-res steps")
-        prior_guidance = gr.Slider(1, 20, value=4, step=0.5, label="Prior guidance")
-        decoder_guidance = gr.Slider(1, 20, value=8, step=0.5, label="Decoder guidance")
+        prior_steps = slider_field(2, 50, value=25, step=1, label="Prior steps")
+        decoder_steps = slider_field(2, 100, value=25, step=1, label="Decoder steps")
+        sr_steps = slider_field(2, 20, value=7, step=1, label="Super-res steps")
+        prior_guidance = slider_field(1, 20, value=4, step=0.5, label="Prior guidance")
+        decoder_guidance = slider_field(1, 20, value=8, step=0.5, label="Decoder guidance")
     cancel = gr.Button("Cancel", variant="stop")
     status = gr.Markdown()
     gallery = gr.Gallery(label="Images (PNG with parameters)", columns=4, height=360)

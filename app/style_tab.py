@@ -9,7 +9,7 @@ import gradio as gr
 from app.charts_tab import history_rows
 from app.jobs import JobStore
 from app.serve import served
-from app.web_common import ImageUpload, reported
+from app.web_common import image_upload, number_field, reported, slider_field
 from export.checks import InvalidValue, check_number
 from export.folder import write_atomic
 from export.images import png_with_parameters
@@ -93,14 +93,14 @@ def _weights(text) -> list[float] | None:
 def build_style_tab(service: StyleService, session) -> None:
     gr.Markdown(service.status())
     with gr.Row():
-        content = ImageUpload(label="Content")
+        content = image_upload(label="Content")
         styles = gr.File(label="Style image(s)", file_count="multiple", type="filepath",
                          file_types=["image"])  # fmt: skip
     with gr.Row():
-        alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength")
+        alpha = slider_field(0, 1, value=1.0, step=0.05, label="Style strength")
         preserve = gr.Checkbox(label="Keep the content's colours")
         weights = gr.Textbox(label="Style weights (one per style, e.g. '1 2')", value="")
-        size = gr.Number(label="Longer side px (0 = as uploaded)", value=0, precision=0)
+        size = number_field(label="Longer side px (0 = as uploaded)", value=0, precision=0)
     run = gr.Button("Stylise", variant="primary")
     result = gr.Image(label="Result", type="filepath", interactive=False)
     download = gr.File(label="PNG (parameters embedded)", interactive=False)

@@ -18,7 +18,7 @@ from app.jobs import JobError, JobStore, new_session_id
 from app.paths import JOBS_DIR, STYTR2_DIR, UNCLIP_DIR
 from app.serve import served, served_all
 from app.style_tab import StyleService, build_style_tab
-from app.web_common import ALL_ERRORS, reported
+from app.web_common import ALL_ERRORS, number_field, reported, slider_field
 from export.checks import InvalidValue, check_number
 from export.onnx import backend_for
 from genelive.config import DIFFICULTIES
@@ -93,8 +93,8 @@ def _charts_tab(service: ChartService, session) -> dict:
             tempo_note = gr.Markdown()
         with gr.Column():
             with gr.Row():
-                bpm = gr.Number(label="BPM (empty: estimate)", value=None, minimum=0)
-                offset = gr.Number(label="Offset s (beat 0 at −offset)", value=None)
+                bpm = number_field(label="BPM (empty: estimate)", value=None, minimum=0)
+                offset = number_field(label="Offset s (beat 0 at −offset)", value=None)
             with gr.Row():
                 earlier = gr.Button("offset −10 ms", size="sm")
                 later = gr.Button("offset +10 ms", size="sm")
@@ -107,9 +107,9 @@ def _charts_tab(service: ChartService, session) -> dict:
                 DIFFICULTIES, value=list(DIFFICULTIES), label="Difficulties"
             )
             with gr.Accordion("Density (notes per second, 0 = automatic)", open=False):
-                densities = [gr.Slider(0, 15, value=0, step=0.1, label=d) for d in DIFFICULTIES]
+                densities = [slider_field(0, 15, value=0, step=0.1, label=d) for d in DIFFICULTIES]
             with gr.Row():
-                seed = gr.Number(label="Seed", value=0, precision=0)
+                seed = number_field(label="Seed", value=0, precision=0)
                 random_seed = gr.Checkbox(label="Random seed", value=False)
             formats = gr.CheckboxGroup(FORMAT_CHOICES, value=FORMAT_CHOICES, label="Formats")
             with gr.Row():
@@ -127,7 +127,7 @@ def _charts_tab(service: ChartService, session) -> dict:
         song_zip = gr.File(label="Song folder (.zip, StepMania loads it as is)", interactive=False)
     with gr.Row():
         redo_difficulty = gr.Dropdown(DIFFICULTIES, label="Regenerate this difficulty", value=None)
-        redo_seed = gr.Number(label="with seed (empty: random)", value=None, precision=0)
+        redo_seed = number_field(label="with seed (empty: random)", value=None, precision=0)
         redo = gr.Button("Regenerate")
     results = [status, job_id, gallery, preview_choice, preview, stats, files, song_zip, seed]
 
@@ -279,7 +279,11 @@ def _history_tab(service: ChartService, session, ui: dict) -> tuple:
         job = service.job(session, job_id)
         if job.record["status"] != "done":
             raise JobError(f"job {job_id} is {job.record['status']}: it has no results to show")
-        return ui["show"](job_view(job), job.record["params"]["seed"], "From history.")
+        try:
+            view = job_view(job)
+        except (KeyError, TypeError, ValueError) as e:
+            raise JobError(f"job {job_id}: its record lists no results to show ({e})") from None
+        return ui["show"](view, job.record["params"]["seed"], "From history.")
 
     refresh.click(rows, session, table, api_name="history")
     table.select(_pick_job, table, chosen, api_name=False)
@@ -346,13 +350,16 @@ def models_text(generator: ChartGenerator, style: StyleService, images: ImageSer
 def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
           block: bool = True) -> str:  # fmt: skip
     """Start the app with production's settings (the tests start it through here too): a
-    bounded queue, one job per model, an upload size limit, errors as our one-line messages
-    only, and no `allowed_paths`: nothing outside Gradio's cache is served (app/serve.py).
+    bounded queue, one job per model, an upload size limit, no `allowed_paths` (nothing outside
+    Gradio's cache is served: app/serve.py). Our handlers answer in our one-line messages
+    (app/web_common.py); `show_error` lets Gradio's own refusals of a request reach the client
+    in its words too (a file that was never uploaded, a choice the form does not offer)
+    instead of an empty error.
     Returns the local URL; `block=False` returns at once (the server runs in a thread)."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY)
     try:
         _, url, _ = demo.launch(server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE,
-                                show_error=False, prevent_thread_lock=not block, quiet=not block,
+                                show_error=True, prevent_thread_lock=not block, quiet=not block,
                                 allowed_paths=[])  # fmt: skip
     except OSError as e:
         if "port" not in str(e):

@@ -5,12 +5,11 @@ Handlers: an input we refuse (app.commands.USER_ERRORS, job lookups) is shown as
 message in the web app's words (app/messages.py); anything else is a fault of ours, logged with
 its traceback and shown as one line that says so, never Gradio's generic error.
 
-Uploads: `gr.Image` opens an upload with PIL in its own preprocessing, before any handler of
-ours runs: a text file, an empty file or a decompression bomb fails there with Gradio's generic
-"the upstream app has raised an exception". `ImageUpload` is `gr.Image` (the same widget in the
-page) that first checks the file as every model package does (export.images.probe_image) and
-answers with that one-line message; it also hands the file on as uploaded (no conversion to
-RGB WebP), so the pipelines read the original pixels.
+Fields: `gr.Image` opens an upload with PIL in its own preprocessing, before any handler of
+ours runs, so a text file, an empty file or a decompression bomb fails there with Gradio's
+generic "the upstream app has raised an exception"; `gr.Number` and `gr.Slider` fail the same
+way on a NaN or on text sent over raw HTTP. The fields made here (the same widgets in the page)
+check their payload first, with the checks every model package uses, and answer in one line.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import secrets
 from pathlib import Path
 
@@ -78,18 +78,63 @@ def reported(handler):
     return call
 
 
-class ImageUpload(gr.Image):
-    is_template = True  # drawn by gr.Image's own front-end component
+def _checked_number(field, payload):
+    """A number field's payload as a finite number inside the field's bounds (numeric text
+    accepted), or one line that says so."""
+    label = field.label
+    if payload is None:
+        return None
+    if isinstance(payload, str):
+        try:
+            payload = float(payload)
+        except ValueError:
+            raise gr.Error(f"{label} must be a number, not {payload[:40]!r}",
+                           print_exception=False) from None  # fmt: skip
+    if isinstance(payload, bool) or not isinstance(payload, int | float):
+        raise gr.Error(f"{label} must be a number, not {type(payload).__name__}",
+                       print_exception=False)  # fmt: skip
+    if not math.isfinite(payload):
+        raise gr.Error(f"{label} must be a finite number, not {payload}", print_exception=False)
+    low, high = field.minimum, field.maximum
+    if (low is not None and payload < low) or (high is not None and payload > high):
+        bounds = f"from {low:g} to {high:g}" if low is not None and high is not None else (
+            f"at least {low:g}" if low is not None else f"at most {high:g}")  # fmt: skip
+        raise gr.Error(f"{label} must be {bounds}, not {payload:g}", print_exception=False)
+    return payload
 
-    def __init__(self, label: str, **kwargs):
-        kwargs = {"type": "filepath", "sources": ["upload"], "image_mode": None, **kwargs}
-        super().__init__(label=label, **kwargs)
 
-    def preprocess(self, payload):
+def image_upload(label: str, **kwargs) -> gr.Image:
+    """An image upload field that hands on the file as uploaded (no conversion to RGB WebP: the
+    pipelines read the original pixels), after checking it with our reader."""
+    field = gr.Image(label=label, **{"type": "filepath", "sources": ["upload"],
+                                     "image_mode": None, **kwargs})  # fmt: skip
+
+    def check(payload):
         if payload is not None and payload.path:
             name = Path(payload.orig_name or payload.path).name
             try:
                 probe_image(payload.path, name).close()
             except ImageError as e:
                 raise gr.Error(for_web(e), print_exception=False) from None
-        return super().preprocess(payload)
+        return payload
+
+    return _checked_first(field, check)
+
+
+def number_field(**kwargs) -> gr.Number:
+    field = gr.Number(**kwargs)
+    return _checked_first(field, lambda payload: _checked_number(field, payload))
+
+
+def slider_field(*args, **kwargs) -> gr.Slider:
+    field = gr.Slider(*args, **kwargs)
+    return _checked_first(field, lambda payload: _checked_number(field, payload))
+
+
+def _checked_first(field, check):
+    """The field, its payload passed through `check` before Gradio's own preprocessing. (Set on
+    the instance: a subclass of a Gradio component makes Gradio write a .pyi stub beside our
+    source at import time.)"""
+    preprocess = field.preprocess
+    field.preprocess = lambda payload: preprocess(check(payload))
+    return field

@@ -181,7 +181,7 @@ def _describe(hint: Any) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_describe(args[0]).removeprefix('a ')}s"
+            return f"a list ({_describe(args[0])} each)"
         return f"a list of {len(args)} values"
     if origin in (list, dict):
         return "a list" if origin is list else "an object"

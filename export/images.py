@@ -63,7 +63,7 @@ def open_image(source: str | Path | Image.Image, name: str | None = None) -> Ima
         image, label = source, name or "image"
     else:
         path = Path(source)
-        label = name or path.name
+        label = f"{name} {path.name}" if name and name != path.name else path.name
         image = probe_image(path, label)
         try:
             with warnings.catch_warnings():

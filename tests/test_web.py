@@ -220,7 +220,7 @@ def test_api_endpoints_with_gradio_client(server, song, tmp_path):
     _, variations, _, _ = client.predict(session, handle_file(str(picture)), 1, *FAST.values(),
                                          api_name="/vary")  # fmt: skip
     assert len(variations) == 1
-    with pytest.raises(Exception, match="less than minimum value 2"):  # the slider says so
+    with pytest.raises(Exception, match="Prior steps must be from 2 to 50, not 1"):  # the slider
         client.predict(session, "x", 1, 5, False, 1, 3, 2, 4, 8, api_name="/imagine")
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
-from export.checks import InvalidValue
+from export.checks import SEED_LIMIT, InvalidValue, check_seed
 from export.folder import write_atomic
 from export.images import open_image, png_with_parameters
 from unclip.components import MODEL_INDEX, KarloFolder, UnCLIPModelError, resolve_model
@@ -266,7 +266,7 @@ class UnCLIP:
             gens = [torch.Generator("cpu").manual_seed(seed)]
             images.append(self._render(slerp(e0, e1, t), cond, uncond, gens, steps, guidance,
                                        track))  # fmt: skip
-        params = {"task": "interpolate", "a": _name(a), "b": _name(b), "frames": frames}
+        params = {"task": "interpolate", "a": _label(a), "b": _label(b), "frames": frames}
         result = self._result(images, params, [seed] * frames, steps, guidance, notices)
         for p, t in zip(result.parameters, ts, strict=True):
             p["t"] = round(t, 6)
@@ -429,8 +429,9 @@ class UnCLIP:
             raise ValueError(f"number of images must be 1..{MAX_IMAGES}, not {n}")
         if seed is None:
             seed = secrets.randbelow(2**31 - MAX_IMAGES)
-        if not (isinstance(seed, int) and 0 <= seed <= 2**63 - 1 - n):
-            raise ValueError(f"seed must be a non-negative 64-bit integer, not {seed}")
+        seed = check_seed(seed)
+        if seed + n > SEED_LIMIT:
+            raise InvalidValue.of("seed", f"+ {n - 1} (the last image's seed) must be below 2**63")
         return [seed + i for i in range(n)]
 
     def _empty_prompt(self, guided: bool):
@@ -482,6 +483,11 @@ def _is_prompt(end) -> bool:
 def _check_frames(frames: int) -> None:
     if not (isinstance(frames, int) and 2 <= frames <= MAX_FRAMES):
         raise ValueError(f"frames must be 2..{MAX_FRAMES}, not {frames}")
+
+
+def _label(end) -> str:
+    """An interpolation end as its parameters record it: the prompt, or the image's name."""
+    return end if _is_prompt(end) else _name(end)
 
 
 def _name(source) -> str:
