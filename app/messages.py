@@ -47,6 +47,10 @@ CLI_WORDS: dict[str, str | None] = {
     "validate_every": "--validate-every",
     "pos_weight": "--pos-weight",
     "port": "--port",
+    "downbeat_value": "--downbeat-value",
+    "opset": "--opset",
+    "workers": "--workers",
+    "jobs_dir": "--jobs-dir",
 }
 
 WEB_WORDS: dict[str, str | None] = {

@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from app.charts_tab import FORMAT_CHOICES, HISTORY_HEADERS, STAT_HEADERS, ChartService, job_view
 from app.images_tab import ImageService, build_images_tab
@@ -38,6 +39,7 @@ def build_app(
     stytr2_dir: Path | None = STYTR2_DIR,
     unclip_dir: Path | None = UNCLIP_DIR,
 ) -> gr.Blocks:
+    check_jobs_dir(jobs_dir)
     generator = ChartGenerator.load(model_dir, backend=backend_for(model_dir))
     store = JobStore(jobs_dir)
     store.recover()  # jobs a crashed or killed app left "running": interrupted, cleaned
@@ -67,6 +69,16 @@ def build_app(
         loaded.then(*show_history, api_name=False).then(*image_history, api_name=False)
         ui["run"].then(*show_history, api_name=False)
     return demo
+
+
+def check_jobs_dir(jobs_dir: Path) -> None:
+    """The jobs folder must not lie inside what Gradio serves to anyone (its cache)."""
+    cache = Path(get_upload_folder()).resolve()
+    folder = Path(jobs_dir).resolve()
+    if folder.is_relative_to(cache) or cache.is_relative_to(folder):
+        raise InvalidValue(f"{jobs_dir} holds or is inside the web server's cache ({cache}), which "
+                           "is served to anyone", "jobs_dir",
+                           hint="; choose another folder ({jobs_dir})")  # fmt: skip
 
 
 def _ensure_session(session: str | None) -> str:

@@ -54,7 +54,7 @@ def probe_image(path: str | Path, name: str | None = None) -> Image.Image:
 
 def _reason(e: Exception, path: Path) -> str:
     """PIL's words, without the server path it puts in them."""
-    return str(e).replace(f"'{path}'", "the file").replace(str(path), "the file")
+    return str(e).replace(f" '{path}'", "").replace(str(path), "the file")
 
 
 def open_image(source: str | Path | Image.Image, name: str | None = None) -> Image.Image:

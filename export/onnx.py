@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from export.backend import OnnxBackend
-from export.checks import parse_json
+from export.checks import check_number, parse_json
 from export.folder import ModelFolderError, atomic_folder, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 GRAPH_FILE = "model.onnx"
 DEFAULT_OPSET = 18
+MAX_OPSET = 25  # newer than torch.onnx's exporters write
 EXPORTERS = ("dynamo", "legacy")
 PRECISIONS = ("fp32", "fp16")
 
@@ -256,6 +257,8 @@ def export_graphs(
     verified against the fp32 PyTorch module with the spec's `fp16_tol`."""
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {EXPORTERS}, not {exporter!r}")
+    if opset is not None:
+        check_number(opset, "opset", 7, MAX_OPSET, integer=True)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     out_dir = Path(out_dir)

@@ -73,7 +73,7 @@ class StyleTransfer:
         """`tile_px`: None = tile only above TILE_ABOVE_PX, 0 = never, N = tiles of N px.
         `progress(done, total)` is called after each tile (once when untiled)."""
         styles = list(style) if isinstance(style, list | tuple) else [style]
-        weights = _check_options(alpha, styles, style_weights, size)
+        weights = check_options(alpha, styles, style_weights, size)
         content_image = open_image(content, "content")
         if size:
             content_image = _fit(content_image, size)
@@ -155,7 +155,7 @@ def _ramp(length: int, start: int, n: int) -> torch.Tensor:
     return ramp
 
 
-def _check_options(alpha, styles, style_weights, size) -> list[float]:
+def check_options(alpha, styles, style_weights, size) -> list[float]:
     check_number(alpha, "alpha", 0.0, 1.0)
     if not styles:
         raise InvalidValue.of("style", "needs at least one style image")

@@ -201,6 +201,7 @@ def test_run_local_loads_the_model_once(monkeypatch, tmp_path):
         return lambda item: {"": item.source.encode()}
 
     monkeypatch.setattr(runner, "make_worker", counting_worker)
+    monkeypatch.setattr(runner, "check_settings", lambda kind, settings: None)  # no real options
     (tmp_path / "in").mkdir()
     for name in ("a.png", "b.png"):
         (tmp_path / "in" / name).write_bytes(b"")

@@ -25,6 +25,7 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
+from export.checks import check_seed
 from export.folder import atomic_folder
 from unclip.components import MODEL_INDEX, TINY_MARK
 from unclip.tokenizer import CLIP_MAX_TOKENS, CLIP_VOCAB_SIZE, write_clip_tokenizer
@@ -62,7 +63,7 @@ SIZES = {
 def make_tiny_unclip(out_dir: Path, size: str = "tiny", seed: int = 0) -> Path:
     """Write the folder (atomically) and return its path."""
     s = SIZES[size]
-    torch.manual_seed(seed)
+    torch.manual_seed(check_seed(seed))
     with atomic_folder(Path(out_dir)) as tmp:
         write_clip_tokenizer(tmp / "tokenizer")
         text = CLIPTextConfig(

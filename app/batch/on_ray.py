@@ -25,6 +25,7 @@ from pathlib import Path
 
 from app.batch.runner import Batch, BatchError, Outcome, load_worker, run_item
 from app.batch.tasks import Item
+from export.checks import check_number
 
 PACKAGES_ROOT = Path(__file__).resolve().parents[2]  # holds app/, genelive/, stytr2/, ...
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same files, the same payload
@@ -38,6 +39,8 @@ def ray_runner(address: str | None = None, workers: int | None = None,
                cpus_per_worker: float = 1.0) -> Runner:  # fmt: skip
     """A runner for `run_batch`: a local Ray instance (address None), or the cluster at
     `address` ("auto", "ray://host:10001", "host:6379")."""
+    if workers is not None:
+        check_number(workers, "workers", 1, 100_000, integer=True)
 
     def run(batch: Batch, items: list[Item]) -> Iterator[Outcome]:
         if not items:

@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.batch.tasks import Item, list_items, make_worker
-from export.checks import parse_json
+from app.batch.tasks import Item, check_settings, list_items, make_worker
+from export.checks import InvalidValue, parse_json
 from export.folder import write_atomic, write_folder, write_json_atomic
 
 MANIFEST = "batch.json"
 SAVE_EVERY_S = 2.0  # manifest writes are throttled; an unrecorded item is simply redone
 
 
-class BatchError(ValueError):
+class BatchError(InvalidValue):
     """The job cannot run (not one item's failure): wrong folder, settings, model."""
 
 
@@ -52,6 +52,12 @@ class Batch:
     def open(cls, kind: str, source: Path, out_dir: Path, settings: dict) -> Batch:
         """The job in OUT_DIR: new, or the one there with the same kind, source and settings."""
         settings = json.loads(json.dumps(settings))  # as the manifest will hold them
+        try:
+            check_settings(kind, settings)
+        except InvalidValue as e:  # an option: named in the words of whoever shows it
+            raise BatchError(e.template, *e.names, hint=e.hint) from None
+        except ValueError as e:
+            raise BatchError(str(e)) from None
         batch = cls(kind, Path(source).resolve(), Path(out_dir), settings)
         batch.items = list_items(kind, source)
         path = batch.out_dir / MANIFEST
@@ -138,7 +144,10 @@ def run_local(batch: Batch, items: list[Item]) -> Iterator[Outcome]:
 def load_worker(kind: str, settings: dict):
     try:
         return make_worker(kind, settings)
-    except (ValueError, OSError) as e:  # model folders, options: nothing can run
+    except InvalidValue as e:  # an option: named in the words of whoever shows it
+        raise BatchError(f"cannot start a {kind} worker: {e.template}", *e.names,
+                         hint=e.hint) from e  # fmt: skip
+    except (ValueError, OSError) as e:  # model folders: nothing can run
         raise BatchError(f"cannot start a {kind} worker: {e}") from e
 
 

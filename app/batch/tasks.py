@@ -84,19 +84,33 @@ def _prompt_items(path: Path) -> list[Item]:
 
 def make_worker(kind: str, settings: dict[str, Any]):
     """The callable that turns one item into its files; loads its model here, once."""
-    return {"charts": ChartWorker, "style": StyleWorker, "imagine": ImagineWorker}[kind](settings)
+    return WORKERS[kind](settings)
+
+
+def check_settings(kind: str, settings: dict[str, Any]) -> None:
+    """The options of a batch, checked before anything is written or loaded: a bad one stops
+    the batch, not each item (InvalidValue / ValueError)."""
+    WORKERS[kind].check(settings)
 
 
 class ChartWorker:
-    def __init__(self, settings: dict):
-        from genelive.generate import ChartGenerator, check_density, check_keys
+    @staticmethod
+    def check(settings: dict) -> None:
+        from export.checks import check_seed
+        from genelive.generate import check_density, check_keys, check_temperature
         from genelive.songfolder import check_formats
 
-        self.settings = settings
-        # Options are checked before the model loads: a bad one stops the batch, not each item.
         check_formats(settings["formats"])
         check_density(settings["density"])
         check_keys(settings["keys"])
+        check_seed(settings["seed"])
+        check_temperature(settings["temperature"])
+
+    def __init__(self, settings: dict):
+        from genelive.generate import ChartGenerator
+
+        self.check(settings)
+        self.settings = settings
         self.generator = ChartGenerator.load(settings["model"], settings["steps_model"],
                                              backend=settings["backend"])  # fmt: skip
 
@@ -111,12 +125,20 @@ class ChartWorker:
 
 
 class StyleWorker:
+    @staticmethod
+    def check(settings: dict) -> None:
+        from stytr2.pipeline import check_options
+
+        check_options(settings["alpha"], settings["styles"], settings["style_weights"],
+                      settings["size"])  # fmt: skip
+
     def __init__(self, settings: dict):
         from stytr2 import StyleTransfer
 
+        self.check(settings)
         self.settings = settings
-        self.transfer = StyleTransfer.load(settings["model"], backend=settings["backend"])
         self.styles = [Path(p) for p in settings["styles"]]
+        self.transfer = StyleTransfer.load(settings["model"], backend=settings["backend"])
         for path in self.styles:
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: no such style image")
@@ -135,9 +157,20 @@ class StyleWorker:
 
 
 class ImagineWorker:
+    @staticmethod
+    def check(settings: dict) -> None:
+        from export.checks import check_number, check_seed
+        from unclip import Guidance, Steps
+        from unclip.pipeline import MAX_IMAGES, check_settings
+
+        check_settings(Steps(**settings["steps"]), Guidance(**settings["guidance"]))
+        check_seed(settings["seed"])
+        check_number(settings["num_images"], "num_images", 1, MAX_IMAGES, integer=True)
+
     def __init__(self, settings: dict):
         from unclip import Guidance, Steps, UnCLIP
 
+        self.check(settings)
         self.settings = settings
         self.steps, self.guidance = Steps(**settings["steps"]), Guidance(**settings["guidance"])
         self.pipe = UnCLIP.load(settings["model"], backend=settings["backend"],
@@ -152,3 +185,6 @@ class ImagineWorker:
         return {f"image-{i:03d}.png": png_with_parameters(image, params)
                 for i, (image, params) in enumerate(zip(result.images, result.parameters,
                                                         strict=True))}  # fmt: skip
+
+
+WORKERS = {"charts": ChartWorker, "style": StyleWorker, "imagine": ImagineWorker}

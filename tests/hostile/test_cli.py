@@ -368,3 +368,41 @@ def test_a_full_disk_leaves_nothing_behind(song, tmp_path):
     assert lines[1:] == []  # no song folder, no temporary sibling
     line = one_clear_line(done.stderr)
     assert "cannot write to" in line and "No space left on device" in line
+
+
+# ----------------------------------------------------------------------------- batches, export
+
+
+@pytest.mark.parametrize(
+    ("kind", "flags", "says"),
+    [
+        ("charts", ["--temperature", "-1"], "--temperature must be a number from 0.01 to 10"),
+        ("charts", ["--seed", str(2**63)], "--seed must be a whole number from 0 to"),
+        ("charts", ["--density", "hard=99"], "--density must be a number above 0 and at most 40"),
+        ("charts", ["--workers", "-3", "--ray"], "--workers must be a whole number from 1"),
+    ],
+)
+def test_a_bad_batch_option_stops_before_anything_is_written(
+    song, tmp_path, capsys, kind, flags, says
+):
+    out = tmp_path / "out"
+    code, err = run(["batch", kind, song.parent, "-o", out, *flags], capsys)
+    assert code == 2 and says in one_clear_line(err)
+    assert not out.exists()
+
+
+def test_an_opset_no_exporter_writes(tmp_path, capsys):
+    code, err = run(["export", "chart", "-o", tmp_path / "out", "--opset", "99999"], capsys)
+    assert code == 2 and "--opset must be a whole number from 7 to 25" in one_clear_line(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_jobs_folder_cannot_be_one_the_server_serves(tmp_path, capsys):
+    from gradio.utils import get_upload_folder
+
+    served = Path(get_upload_folder()) / "jobs"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, err = run(["app", "--jobs-dir", served, "--port", port], capsys)
+    assert code == 2 and "is served to anyone; choose another folder (--jobs-dir)" in err
