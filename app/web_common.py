@@ -55,12 +55,8 @@ def reported(handler):
         def steps(*args, **kwargs):
             try:
                 yield from handler(*args, **kwargs)
-            except gr.Error:
-                raise
-            except ALL_ERRORS as e:
-                raise user_error(e) from None
             except Exception as e:
-                raise _fault(e) from None
+                raise _as_one_line(e) from None
 
         return steps
 
@@ -68,14 +64,16 @@ def reported(handler):
     def call(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except gr.Error:
-            raise
-        except ALL_ERRORS as e:
-            raise user_error(e) from None
         except Exception as e:
-            raise _fault(e) from None
+            raise _as_one_line(e) from None
 
     return call
+
+
+def _as_one_line(e: Exception) -> gr.Error:
+    if isinstance(e, gr.Error):
+        return e
+    return user_error(e) if isinstance(e, ALL_ERRORS) else _fault(e)
 
 
 def _checked_number(field, payload):
