@@ -10,8 +10,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from app.jobs import Job, JobError, JobStore
+from export.atomic import write_atomic
 from export.checks import check_number, check_seed, safe_filename
-from export.folder import write_atomic
 from genelive.audio import MAX_DURATION_S, load_audio
 from genelive.chartfile import read_json_chart
 from genelive.config import DIFFICULTIES

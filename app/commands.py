@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from export.atomic import write_atomic
 from export.checks import check_number, parse_json
-from export.folder import ModelFolderError, write_atomic
+from export.folder import ModelFolderError
 from export.images import ImageError, png_with_parameters
 from genelive.audio import AudioError, load_audio
 from genelive.config import DIFFICULTIES, PRESETS, OnsetConfig
@@ -337,7 +338,7 @@ def run_app(args) -> None:
 
 def onnx_app_folders(export_dir: Path) -> dict[str, Path]:
     """The app's model options an export folder serves: each pipeline whose graphs it holds."""
-    from export.onnx import read_manifest
+    from export.manifest import read_manifest
 
     names = read_manifest(export_dir)["graphs"]
     options = {"chart/": "model", "stytr2/": "stytr2", "unclip/": "unclip"}

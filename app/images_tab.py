@@ -15,7 +15,7 @@ from app.serve import served
 from app.web_common import ALL_ERRORS, image_upload, number_field, reported, slider_field
 from export.checks import check_number
 from export.folder import ModelFolderError
-from export.onnx import backend_for
+from export.manifest import backend_for
 from unclip import Cancelled, Guidance, Steps, UnCLIP, UnCLIPModelError
 from unclip.components import WHERE_TO_GET
 from unclip.pipeline import MAX_FRAMES, MAX_IMAGES, check_prompt, check_settings

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.paths import JOBS_DIR
+from export.atomic import write_json_atomic
 from export.checks import parse_json
-from export.folder import write_json_atomic
 
 log = logging.getLogger(__name__)
 

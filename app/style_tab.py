@@ -10,10 +10,10 @@ from app.charts_tab import history_rows
 from app.jobs import JobStore
 from app.serve import served
 from app.web_common import image_upload, number_field, reported, slider_field
+from export.atomic import write_atomic
 from export.checks import InvalidValue, check_number
-from export.folder import write_atomic
 from export.images import png_with_parameters
-from export.onnx import backend_for
+from export.manifest import backend_for
 from stytr2 import ImageError, StyleTransfer
 from stytr2.official import WHERE_TO_GET
 

@@ -21,7 +21,7 @@ from app.serve import served, served_all
 from app.style_tab import StyleService, build_style_tab
 from app.web_common import ALL_ERRORS, number_field, reported, slider_field
 from export.checks import InvalidValue, check_number
-from export.onnx import backend_for
+from export.manifest import backend_for
 from genelive.config import DIFFICULTIES
 from genelive.generate import ChartGenerator
 

@@ -52,7 +52,7 @@ def synthetic_song(path: Path, seconds: float, sr: int = 44100, bpm: float = 150
 
 
 def paper_model(folder: Path) -> Path:
-    from export.folder import save_model_folder
+    from export.weights import save_model_folder
     from genelive.config import PRESETS
     from genelive.model import OnsetNet
 

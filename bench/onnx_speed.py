@@ -64,7 +64,12 @@ def run(case: str, backend: str, folder: str, repeats: int, arena: str) -> dict:
     from export.backend import OnnxBackend
 
     torch.set_num_threads(2)
-    OnnxBackend.arena_override = {"on": True, "off": False}.get(arena)
+    if arena != "default":  # this benchmark process only: every session gets the same arena
+        setting = arena == "on"
+        init = OnnxBackend.__init__
+        OnnxBackend.__init__ = lambda self, *a, **k: init(
+            self, *a, **{**k, "memory_arena": setting}
+        )
     sessions, task = make_task(case, backend, folder)
     for session in sessions:
         assert session.session.get_providers() == ["CPUExecutionProvider"]
@@ -90,7 +95,7 @@ def models(case: str, tmp: Path) -> tuple[Path, Path]:
         export_graphs(chart_specs(), tmp / f"{case}-onnx", report=report)
         return Path("bundled"), tmp / f"{case}-onnx"
     if case == "stytr2":
-        from export.folder import save_model_folder
+        from export.weights import save_model_folder
         from stytr2.backends import graph_specs
         from stytr2.model import StyTr2Config, StyTr2Net
 

@@ -42,7 +42,7 @@ def reference_attention(self, q, k, v):
 
 def run(path: str, size: int) -> dict:
     torch.set_num_threads(2)
-    from export.folder import save_model_folder
+    from export.weights import save_model_folder
     from stytr2 import StyleTransfer
     from stytr2.model import Attention, StyTr2Config, StyTr2Net
 

@@ -1,16 +1,7 @@
-"""Model-agnostic I/O: model folders, safe checkpoint reading, and the runtime backends.
+"""The ground floor every model package stands on: checks shared by every interface, model
+folders and their weights, atomic writes, image reading, the torch/onnxruntime backends, ONNX
+export and export folders. Imports none of the model packages; they import it.
 
-Imports none of the model packages; they import it.
+Import the module you need (`from export.folder import read_config`): this package's own
+import loads nothing, so an onnxruntime-only process never pays for PyTorch.
 """
-
-from export.backend import Backend, OnnxBackend, TorchBackend
-from export.folder import ModelFolderError, load_model_folder, save_model_folder
-
-__all__ = [
-    "Backend",
-    "ModelFolderError",
-    "OnnxBackend",
-    "TorchBackend",
-    "load_model_folder",
-    "save_model_folder",
-]

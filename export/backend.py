@@ -7,16 +7,22 @@ against this interface and drives either a PyTorch module or an onnxruntime sess
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
+from export.checks import InvalidValue
 from export.folder import ModelFolderError
 
 log = logging.getLogger(__name__)
+
+
+BACKENDS = ("torch", "onnx")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class Backend(Protocol):
@@ -26,12 +32,34 @@ class Backend(Protocol):
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
+def check_backend(backend: str) -> str:
+    """The one check of a backend name, for every model's `load(folder, backend=, device=)`."""
+    if backend not in BACKENDS:
+        raise InvalidValue.of("backend", f"must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return backend
+
+
 def pick_device(device: str = "auto") -> str:
+    """ "auto" → "cuda" when a CUDA GPU is here, else "cpu"."""
+    if device not in DEVICES:
+        raise InvalidValue.of("device", f"must be one of {', '.join(DEVICES)}, not {device!r}")
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but no CUDA GPU is available")
+        return "cuda" if gpu_present() else "cpu"
+    if device == "cuda" and not gpu_present():
+        raise InvalidValue.of("device", "is 'cuda', but no CUDA GPU is available")
     return device
+
+
+def gpu_present() -> bool:
+    """Whether a CUDA GPU is here. PyTorch knows, when it is loaded; an onnxruntime-only process
+    does not import it for this (onnxruntime-gpu lists CUDA even without a GPU), so there the
+    driver's device nodes decide, and the session's providers are checked afterwards."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "0").strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 class TorchBackend:
@@ -39,11 +67,14 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, module: torch.nn.Module, device: str = "auto"):
-        self.device = pick_device(device)
+    def __init__(self, module, device: str = "auto"):
+        import torch  # here, not at import: the onnxruntime path never loads PyTorch
+
+        self.torch, self.device = torch, pick_device(device)
         self.module = module.eval().to(self.device)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch = self.torch
         with torch.inference_mode():
             tensors = {
                 k: torch.as_tensor(np.asarray(v), device=self.device) for k, v in inputs.items()
@@ -63,7 +94,6 @@ class OnnxBackend:
     """
 
     name = "onnx"
-    arena_override: bool | None = None  # set by bench/onnx_speed.py --arena to compare both
 
     def __init__(self, onnx_path: str | Path, device: str = "auto", precision: str = "fp32",
                  memory_arena: bool = True):  # fmt: skip
@@ -78,8 +108,7 @@ class OnnxBackend:
         # The CPU arena keeps each session's high-water mark for the next run: faster where big
         # same-size buffers repeat (StyTr²: 7.3 s with it, 11.3 s without, at 512²), but every
         # session holds its own peak (unCLIP's eight graphs: 2383 vs 1164 MiB, 22.1 vs 24.5 s).
-        options.enable_cpu_mem_arena = (memory_arena if self.arena_override is None
-                                        else self.arena_override)  # fmt: skip
+        options.enable_cpu_mem_arena = memory_arena
         if precision == "fp16":
             # onnxruntime 1.31 at ORT_ENABLE_ALL crashes the process (segfault) building a CPU
             # session for the chart model's fp16 graphs; every lower level, layout included, is

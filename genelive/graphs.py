@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
-from export.onnx import GraphSpec, load_graph, source_hash
+from export.folder import CONFIG_FILE, ModelFolderError, read_config
+from export.manifest import load_graph
+from export.onnx import GraphSpec, source_hash
+from export.weights import load_model_folder
 from genelive.config import OnsetConfig
 from genelive.model import OnsetNet, chunked_bilstm
 from genelive.pipeline import DEFAULT_MODEL, ONSET_GRAPH, build_network, read_any_config

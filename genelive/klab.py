@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from export.checkpoint import read_state_dict
-from export.folder import ModelFolderError, check_state_dict, save_model_folder
+from export.folder import ModelFolderError
+from export.weights import check_state_dict, save_model_folder
 from genelive.config import OnsetConfig
 from genelive.model import OnsetNet
 

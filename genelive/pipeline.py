@@ -14,8 +14,9 @@ import numpy as np
 
 from export.backend import Backend, TorchBackend
 from export.checks import parse_json
-from export.folder import CONFIG_FILE, ModelFolderError, load_model_folder, read_config
-from export.onnx import load_graph, read_manifest
+from export.folder import CONFIG_FILE, ModelFolderError, read_config
+from export.manifest import load_graph, read_manifest
+from export.weights import load_model_folder
 from genelive.audio import load_audio
 from genelive.baselines import DDCOnsetNet, ddc_features, librosa_activation
 from genelive.config import (

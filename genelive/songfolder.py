@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from export.atomic import write_folder
 from export.checks import InvalidValue, safe_filename
-from export.folder import write_folder
 from genelive.chartfile import FORMATS
 from genelive.preview import encode_ogg
 

@@ -20,8 +20,9 @@ from torch import nn
 
 from export.backend import Backend, TorchBackend
 from export.checks import check_config
-from export.folder import load_model_folder, read_config
-from export.onnx import load_graph
+from export.folder import read_config
+from export.manifest import load_graph
+from export.weights import load_model_folder
 from genelive.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
 from genelive.config import DIFFICULTIES
 from genelive.features import FPS, N_MELS, time_to_frame

@@ -25,8 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from export.atomic import write_json_atomic
 from export.checks import check_config
-from export.folder import CONFIG_FILE, config_to_dict, save_model_folder, write_json_atomic
+from export.folder import CONFIG_FILE, config_to_dict
+from export.weights import save_model_folder
 from genelive.augment import (
     Augment,
     augment_beats,

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from export.checks import check_config
-from export.folder import load_model_folder, save_model_folder
+from export.weights import load_model_folder, save_model_folder
 from genelive.arrows import N_STATES, StepRows, count_notes
 from genelive.charts import Song
 from genelive.config import DIFFICULTIES, OnsetConfig

@@ -11,8 +11,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from export.folder import CONFIG_FILE, load_model_folder, read_config
-from export.onnx import GraphSpec, load_graph, source_hash
+from export.folder import CONFIG_FILE, read_config
+from export.manifest import load_graph
+from export.onnx import GraphSpec, source_hash
+from export.weights import load_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net
 
 GRAPHS = ("embedding", "transformer", "decoder")

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from export.checkpoint import read_state_dict
-from export.folder import ModelFolderError, save_model_folder
+from export.folder import ModelFolderError
+from export.weights import save_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.vgg import VGGEncoder
 

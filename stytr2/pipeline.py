@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from export.checks import InvalidValue, check_number
-from export.folder import ModelFolderError, load_model_folder
+from export.folder import ModelFolderError
 from export.images import open_image, to_image, to_tensor
+from export.weights import load_model_folder
 from stytr2.backends import OnnxStyleNets, TorchStyleNets
 from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.official import WHERE_TO_GET

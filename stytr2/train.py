@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from export.checks import check_config
-from export.folder import ModelFolderError, load_model_folder, save_model_folder
+from export.folder import ModelFolderError
 from export.images import ImageError, open_image, to_tensor
+from export.weights import load_model_folder, save_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.official import WHERE_TO_GET, read_official_vgg
 from stytr2.vgg import VGGConfig, VGGEncoder

@@ -13,7 +13,7 @@ from app.batch.on_ray import pack, unpack
 from app.batch.runner import MANIFEST, Batch, BatchError, progress_line, run_batch, run_local
 from app.batch.tasks import list_items
 from app.cli import main
-from export.folder import save_model_folder
+from export.weights import save_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net
 from tests.helpers import write_audio
 

@@ -10,18 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from export import folder as folder_mod
+from export import atomic as atomic_mod
+from export.atomic import write_atomic
 from export.backend import OnnxBackend, TorchBackend
 from export.checkpoint import read_state_dict
-from export.folder import (
-    CONFIG_FILE,
-    WEIGHTS_FILE,
-    ModelFolderError,
-    load_model_folder,
-    read_config,
-    save_model_folder,
-    write_atomic,
-)
+from export.folder import CONFIG_FILE, WEIGHTS_FILE, ModelFolderError, read_config
+from export.weights import load_model_folder, save_model_folder
 
 
 @dataclass(frozen=True)
@@ -111,7 +105,7 @@ def test_write_atomic_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     def disk_full(fd):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(folder_mod.os, "fsync", disk_full)
+    monkeypatch.setattr(atomic_mod.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         write_atomic(target, b"new")
     assert target.read_bytes() == b"old"

@@ -172,10 +172,10 @@ def test_bad_audio_and_unwritable_output(tmp_path, song_path, capsys):
 
 
 def test_a_failed_write_leaves_nothing_behind(song_path, generator, tmp_path, monkeypatch):
-    import export.folder
+    import export.atomic
 
     song = generator(song_path, difficulties=["Easy"], bpm=120, offset_s=-0.5)
-    calls, fsync = [], export.folder.os.fsync
+    calls, fsync = [], export.atomic.os.fsync
 
     def failing_fsync(fd):  # the third file of the folder hits a full disk
         calls.append(fd)
@@ -183,7 +183,7 @@ def test_a_failed_write_leaves_nothing_behind(song_path, generator, tmp_path, mo
             raise OSError(28, "No space left on device")
         fsync(fd)
 
-    monkeypatch.setattr(export.folder.os, "fsync", failing_fsync)
+    monkeypatch.setattr(export.atomic.os, "fsync", failing_fsync)
     with pytest.raises(OutputError, match="No space left"):
         song.save(tmp_path / "out")
     assert list((tmp_path / "out").rglob("*")) == []

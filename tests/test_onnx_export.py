@@ -10,8 +10,10 @@ import torch
 from PIL import Image
 
 from app.cli import main
-from export.folder import ModelFolderError, save_model_folder
-from export.onnx import ExportError, GraphSpec, export_graphs, read_manifest, verified_graph
+from export.folder import ModelFolderError
+from export.manifest import read_manifest, verified_graph
+from export.onnx import ExportError, GraphSpec, export_graphs
+from export.weights import save_model_folder
 from stytr2 import StyleTransfer
 from stytr2.model import StyTr2Config, StyTr2Net
 

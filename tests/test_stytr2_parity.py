@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from export.folder import ModelFolderError, load_model_folder
+from export.folder import ModelFolderError
+from export.weights import load_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net, adaptive_avg_pool
 from stytr2.official import import_official
 from tests.helpers import GOLDEN, golden_tensor

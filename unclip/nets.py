@@ -87,7 +87,7 @@ class OnnxNets:
     """The same calls as TorchNets, on the graphs of `studio export unclip` (hash-checked)."""
 
     def __init__(self, folder: KarloFolder, export_dir: Path, device: str = "auto"):
-        from export.onnx import load_graph
+        from export.manifest import load_graph
 
         self.folder, self.device, self.dtype = folder, torch.device("cpu"), torch.float32
         self.sessions = {}

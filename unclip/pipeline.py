@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
+from export.atomic import write_atomic
 from export.checks import SEED_LIMIT, InvalidValue, check_seed
-from export.folder import write_atomic
 from export.images import open_image, png_with_parameters
 from unclip.components import MODEL_INDEX, KarloFolder, UnCLIPModelError, resolve_model
 from unclip.nets import GRAPH_OUTPUTS, OnnxNets, TorchNets
@@ -174,7 +174,7 @@ class UnCLIP:
 
     @classmethod
     def _load_onnx(cls, export_dir: Path, device: str) -> UnCLIP:
-        from export.onnx import read_manifest, verified_graph
+        from export.manifest import read_manifest, verified_graph
 
         names = [n for n in read_manifest(export_dir)["graphs"] if n.startswith("unclip/")]
         if not names:

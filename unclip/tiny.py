@@ -25,8 +25,8 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
+from export.atomic import atomic_folder
 from export.checks import check_seed
-from export.folder import atomic_folder
 from unclip.components import MODEL_INDEX, TINY_MARK
 from unclip.tokenizer import CLIP_MAX_TOKENS, CLIP_VOCAB_SIZE, write_clip_tokenizer
 

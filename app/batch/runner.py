@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from app.batch.tasks import Item, check_settings, list_items, make_worker
+from export.atomic import write_atomic, write_folder, write_json_atomic
 from export.checks import InvalidValue, parse_json
-from export.folder import write_atomic, write_folder, write_json_atomic
 
 MANIFEST = "batch.json"
 SAVE_EVERY_S = 2.0  # manifest writes are throttled; an unrecorded item is simply redone

@@ -61,7 +61,7 @@ def test_bad_chart_numbers(song, tmp_path, capsys, flags, says):
 
 @pytest.fixture(scope="module")
 def stytr2_model(tmp_path_factory) -> Path:
-    from export.folder import save_model_folder
+    from export.weights import save_model_folder
 
     small = StyTr2Config(d_model=32, heads=4, ffn=64, encoder_layers=1, decoder_layers=1)
     return save_model_folder(tmp_path_factory.mktemp("m") / "stytr2", small, StyTr2Net(small))

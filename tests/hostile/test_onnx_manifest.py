@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from export.folder import ModelFolderError
-from export.onnx import MANIFEST, GraphSpec, export_graphs, file_sha256, load_graph
+from export.manifest import MANIFEST, file_sha256, load_graph
+from export.onnx import GraphSpec, export_graphs
 
 GRAPH = "toy/net"
 

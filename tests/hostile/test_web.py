@@ -25,8 +25,8 @@ import soundfile as sf
 from PIL import Image
 
 from app.web import build_app, serve
-from export.folder import save_model_folder
 from export.images import png_parameters
+from export.weights import save_model_folder
 from stytr2.model import StyTr2Config, StyTr2Net
 from tests.helpers import REPO
 from tests.hostile.helpers import everything_in, short_song
