@@ -13,10 +13,10 @@ from app.jobs import Job, JobError, JobStore
 from export.atomic import write_atomic
 from export.checks import check_number, check_seed, safe_filename
 from genelive.audio import MAX_DURATION_S, load_audio
-from genelive.chartfile import read_json_chart
-from genelive.config import DIFFICULTIES
-from genelive.generate import ChartGenerator, SongAnalysis, check_density, parse_difficulties
-from genelive.songfolder import check_formats
+from genelive.difficulty import DIFFICULTIES
+from genelive.formats.reading import read_json_chart
+from genelive.formats.songfolder import check_formats
+from genelive.generator import ChartGenerator, SongAnalysis, check_density, parse_difficulties
 from genelive.tempo import estimate_tempo
 from genelive.timing import MAX_OFFSET_S, check_bpm
 

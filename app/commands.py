@@ -13,13 +13,13 @@ from export.checks import check_number, parse_json
 from export.folder import ModelFolderError
 from export.images import ImageError, png_with_parameters
 from genelive.audio import AudioError, load_audio
-from genelive.config import DIFFICULTIES, PRESETS, OnsetConfig
-from genelive.data import DEFAULT_CACHE
-from genelive.features import BeatGrid
-from genelive.osu import OsuError
-from genelive.pipeline import OnsetModel
-from genelive.songfolder import OutputError
-from genelive.timing import check_bpm
+from genelive.difficulty import DIFFICULTIES
+from genelive.formats.osu import OsuError
+from genelive.formats.songfolder import OutputError
+from genelive.onsets.config import PRESETS, OnsetConfig
+from genelive.onsets.model import OnsetModel
+from genelive.timing import BeatGrid, check_bpm
+from genelive.training.data import DEFAULT_CACHE
 
 # Errors that mean "the input is wrong": printed as one line, exit status 2, no traceback.
 USER_ERRORS = (
@@ -121,8 +121,8 @@ def parse_density(text: str | None) -> dict[str, float]:
 
 
 def run_chart(args) -> dict | None:
-    from genelive.generate import ChartGenerator
-    from genelive.songfolder import check_formats
+    from genelive.formats.songfolder import check_formats
+    from genelive.generator import ChartGenerator
 
     formats = check_formats(args.formats)
     density = parse_density(args.density)
@@ -159,10 +159,10 @@ def run_chart(args) -> dict | None:
 
 
 def run_train_steps(args) -> None:
-    from genelive.charts import scan_charts
-    from genelive.data import songs_in_split
-    from genelive.pipeline import DEFAULT_MODEL
-    from genelive.train_steps import StepTrainConfig, train_steps
+    from genelive.onsets.config import DEFAULT_MODEL
+    from genelive.training.corpus import scan_charts
+    from genelive.training.data import songs_in_split
+    from genelive.training.steps import StepTrainConfig, train_steps
 
     songs = scan_charts(args.data_dir)
     split_from = args.split_from or DEFAULT_MODEL
@@ -232,7 +232,7 @@ def run_style(args) -> None:
 
 
 def run_import_klab(args) -> None:
-    from genelive.klab import import_klab
+    from genelive.onsets.klab import import_klab
 
     config = import_klab(args.checkpoint, args.output, allow_pickle=args.allow_pickle)
     print(
@@ -242,7 +242,7 @@ def run_import_klab(args) -> None:
 
 
 def run_train(args) -> None:
-    from genelive.train import TrainConfig, train
+    from genelive.training.onsets import TrainConfig, train
 
     overrides = {
         k: v
@@ -274,7 +274,7 @@ def run_train(args) -> None:
 
 
 def run_tune(args) -> None:
-    from genelive.train import retune_decoding
+    from genelive.training.onsets import retune_decoding
 
     report = retune_decoding(args.data_dir, args.model, args.cache_dir or DEFAULT_CACHE)
     d = OnsetModel.load(args.model).config.decoding
@@ -286,7 +286,7 @@ def run_tune(args) -> None:
 
 
 def run_eval(args) -> dict | None:
-    from genelive.eval_charts import eval_charts
+    from genelive.evaluation.charts import eval_charts
 
     report = eval_charts(
         args.data_dir,

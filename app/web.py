@@ -22,8 +22,8 @@ from app.style_tab import StyleService, build_style_tab
 from app.web_common import ALL_ERRORS, number_field, reported, slider_field
 from export.checks import InvalidValue, check_number
 from export.manifest import backend_for
-from genelive.config import DIFFICULTIES
-from genelive.generate import ChartGenerator
+from genelive.difficulty import DIFFICULTIES
+from genelive.generator import ChartGenerator
 
 log = logging.getLogger(__name__)
 

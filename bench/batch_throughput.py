@@ -32,7 +32,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "charts"
 def collect_songs(n: int, folder: Path) -> float:
     """Copy n corpus songs' audio into folder; their total length in minutes."""
     from genelive.audio import probe_audio
-    from genelive.charts import scan_charts
+    from genelive.training.corpus import scan_charts
 
     folder.mkdir(parents=True)
     minutes = 0.0

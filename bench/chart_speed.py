@@ -46,15 +46,15 @@ def synthetic_song(path: Path, seconds: float, sr: int = 44100, bpm: float = 150
         s = int(start_s * sr)
         sound = 0.8 * kick if i % 2 == 0 else 0.3 * hat
         song[s : s + len(sound)] += sound[: n - s]
-    from genelive.preview import encode_ogg  # libsndfile's one-call Vorbis write crashes
+    from genelive.formats.preview import encode_ogg
 
     path.write_bytes(encode_ogg(sr, np.stack([song, 0.9 * song], 1).astype(np.float32)))
 
 
 def paper_model(folder: Path) -> Path:
     from export.weights import save_model_folder
-    from genelive.config import PRESETS
-    from genelive.model import OnsetNet
+    from genelive.onsets.config import PRESETS
+    from genelive.onsets.nets import OnsetNet
 
     torch.manual_seed(0)
     config = PRESETS["paper"]
@@ -79,7 +79,7 @@ def klab_activations(model):
 
 def run(model_name: str, path: str, song: Path, repeats: int) -> dict:
     torch.set_num_threads(2)
-    from genelive.generate import ChartGenerator
+    from genelive.generator import ChartGenerator
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = paper_model(Path(tmp) / "paper") if model_name == "paper" else None

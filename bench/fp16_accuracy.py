@@ -62,9 +62,9 @@ def chart_rows(tmp: Path, n_songs: int) -> list[dict]:
     import soundfile as sf
 
     from genelive.audio import SAMPLE_RATE, load_audio
-    from genelive.charts import scan_charts
-    from genelive.generate import ChartGenerator
+    from genelive.generator import ChartGenerator
     from genelive.graphs import graph_specs
+    from genelive.training.corpus import scan_charts
 
     folders = export_both(graph_specs, tmp, "chart")
     generators = {p: ChartGenerator.load(f, backend="onnx") for p, f in folders.items()}

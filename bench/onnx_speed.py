@@ -35,7 +35,7 @@ def make_task(case: str, backend: str, folder: str):
 
     if case == "chart":
         from bench.chart_speed import synthetic_song
-        from genelive.generate import ChartGenerator
+        from genelive.generator import ChartGenerator
 
         gen = ChartGenerator.load(None if folder == "bundled" else folder, backend=backend)
         sessions = [m.backend for m in (gen.onset_model, gen.step_model) if backend == "onnx"]

@@ -24,9 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import peak_rss_mib, run_child
-from genelive.config import DIFFICULTY_VALUES, PRESETS
+from genelive.difficulty import DIFFICULTY_VALUES
 from genelive.features import log_mel
-from genelive.model import OnsetNet
+from genelive.onsets.config import PRESETS
+from genelive.onsets.nets import OnsetNet
 
 PATHS = ("ours", "klab")
 

@@ -13,20 +13,29 @@ act = model("song.ogg", beats=grid)          # activations (5, T) for Beginner..
 onsets = model.onsets(act)                   # {"Beginner": times_s, ...}
 """
 
-from genelive.audio import AudioError, load_audio
-from genelive.config import DIFFICULTIES, OnsetConfig
-from genelive.features import BeatGrid
-from genelive.generate import ChartGenerator, GeneratedSong
-from genelive.pipeline import Activations, OnsetModel
+from importlib import import_module
 
-__all__ = [
-    "DIFFICULTIES",
-    "Activations",
-    "AudioError",
-    "BeatGrid",
-    "ChartGenerator",
-    "GeneratedSong",
-    "OnsetConfig",
-    "OnsetModel",
-    "load_audio",
-]
+# The public names and the module each lives in. They load when first used, so that importing
+# one part (the audio reader, the formats) does not load the rest (the networks, PyTorch).
+_PUBLIC = {
+    "DIFFICULTIES": "genelive.difficulty",
+    "Activations": "genelive.onsets.model",
+    "AudioError": "genelive.audio",
+    "BeatGrid": "genelive.timing",
+    "ChartGenerator": "genelive.generator",
+    "GeneratedSong": "genelive.generator",
+    "OnsetConfig": "genelive.onsets.config",
+    "OnsetModel": "genelive.onsets.model",
+    "load_audio": "genelive.audio",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'genelive' has no attribute {name!r}")
+    return getattr(import_module(_PUBLIC[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

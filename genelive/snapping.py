@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genelive.features import BeatGrid
+from genelive.timing import BeatGrid
 
 # Subdivisions of a beat each difficulty may use (1 = quarter notes, 2 = 8ths, 3 = triplets,
 # 4 = 16ths). Chosen on the corpus' validation songs with the bundled model: allowing triplets

@@ -1,4 +1,5 @@
-"""A chart's tempo map: StepMania's #OFFSET, BPM changes and stops, and beat ↔ time.
+"""Where beats fall: a beat grid (beat times and downbeats, what the onset model's beat guide is
+made from) and a chart's tempo map (StepMania's #OFFSET, BPM changes and stops; beat ↔ time).
 
 This is what a written chart's notes are placed by. It holds what all our formats can carry
 (BPM changes and stops); a tempo map with delays, warps or negative BPMs is refused with the
@@ -9,17 +10,79 @@ and a note on a stop's beat is hit before the stop.
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from export.checks import InvalidValue, check_number
-from genelive.features import BeatGrid
+from genelive.features import FPS, time_to_frame
 
 MAX_BPM = 1000.0
 MAX_OFFSET_S = 3600.0  # beat 0 within an hour of the audio's start
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """Quarter-note beat times (s) of a tempo map, and which of them start a measure."""
+
+    times_s: np.ndarray  # (M,) ascending
+    downbeats: np.ndarray  # (M,) bool
+
+    @classmethod
+    def from_bpm_offset(
+        cls, bpm: float, offset_s: float, duration_s: float, beats_per_measure: int = 4
+    ) -> BeatGrid:
+        """A constant tempo in StepMania's convention: beat 0 falls at −offset seconds."""
+        if not bpm > 0:
+            raise ValueError(f"BPM must be positive, not {bpm}")
+        period = 60.0 / bpm
+        first = math.ceil((offset_s - 1e-9) / period)  # the first beat at time ≥ 0
+        k = np.arange(first, first + int(duration_s / period) + 2)
+        times = -offset_s + k * period
+        keep = (times >= 0) & (times <= duration_s)
+        return cls(times[keep], (k[keep] % beats_per_measure) == 0)
+
+    @classmethod
+    def from_bpm_info(cls, bpm_info: Sequence[Sequence[float]], duration_s: float) -> BeatGrid:
+        """KLab's tempo map `[[bpm, start_ms, beats_per_measure], ...]`.
+
+        Each entry starts a run of constant tempo at `start_ms` (a downbeat) that lasts until
+        the next entry or the end of the song.
+        """
+        entries = [tuple(e) for e in bpm_info]
+        for bpm, start_ms, per_measure in entries:
+            if not (bpm > 0 and start_ms >= 0 and int(per_measure) > 0):
+                raise ValueError(f"invalid tempo map entry {[bpm, start_ms, per_measure]}")
+        end_ms = duration_s * 1000.0
+        times, downbeats = [np.zeros(0)], [np.zeros(0, dtype=bool)]
+        for i, (bpm, start_ms, per_measure) in enumerate(entries):
+            if start_ms > end_ms:
+                continue
+            stop_ms = min(entries[i + 1][1], end_ms) if i + 1 < len(entries) else end_ms
+            run = np.arange(start_ms, stop_ms, 60_000.0 / bpm)  # ms, as KLab computes it
+            times.append(run / 1000.0)
+            downbeats.append(np.arange(len(run)) % int(per_measure) == 0)
+        return cls(np.concatenate(times), np.concatenate(downbeats))
+
+    def guide(self, n_frames: int, downbeat_value: float = 1.0, fps: float = FPS) -> np.ndarray:
+        """(T,) float32 beat guide: `downbeat_value` on frames starting a measure, 1 on other
+        beat frames, 0 elsewhere.
+
+        KLab trained with 1 on every beat (their inference path marks downbeats with 2, a
+        mismatch); `downbeat_value=2` reproduces that inference input for parity.
+        """
+        guide = np.zeros(n_frames, dtype=np.float32)
+        frames = time_to_frame(self.times_s, fps)
+        inside = (frames >= 0) & (frames < n_frames)
+        guide[frames[inside]] = 1.0
+        if downbeat_value != 1.0:
+            guide[frames[inside & self.downbeats]] = downbeat_value
+        return guide
+
+    def key(self) -> bytes:
+        """Equal for equal grids (to run a network once per distinct tempo map)."""
+        return self.times_s.tobytes() + self.downbeats.tobytes()
 
 
 class TimingError(ValueError):
@@ -121,64 +184,3 @@ class Timing:
             if isinstance(e, TimingError):
                 raise
             raise TimingError(f"malformed timing ({type(e).__name__}: {str(e)[:200]})") from e
-
-
-def timing_from_file(path: str | Path) -> Timing:
-    """The tempo map of an existing .sm/.ssc (song-level timing), .osu or our .json chart."""
-    path = Path(path)
-    if not path.is_file():
-        raise TimingError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".osu":
-        return _osu_timing(path)
-    if suffix in (".sm", ".ssc"):
-        return _simfile_timing(path)
-    if suffix == ".json":
-        from genelive.chartfile import read_json_chart  # the JSON format lives there
-
-        return read_json_chart(path).timing
-    raise TimingError(f"{path}: timing can be read from .sm, .ssc, .osu or .json, not {suffix}")
-
-
-def _simfile_timing(path: Path) -> Timing:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import simfile
-        from simfile.timing import TimingData
-    try:
-        sim = simfile.open(str(path), strict=False)
-        data = TimingData(sim)
-    except Exception as e:  # simfile raises assorted parser errors on malformed files
-        raise TimingError(f"{path}: unreadable simfile ({type(e).__name__}: {e})") from e
-    for name in ("delays", "warps"):
-        if len(getattr(data, name)):
-            raise TimingError(f"{path}: has {name}, which our chart formats cannot carry")
-    bpms = [(float(b.beat), float(b.value)) for b in data.bpms]
-    if bpms and bpms[0][0] > 0:  # StepMania extends the first BPM back to beat 0
-        bpms.insert(0, (0.0, bpms[0][1]))
-    return Timing(
-        float(data.offset),
-        tuple(bpms),
-        tuple((float(s.beat), float(s.value)) for s in data.stops if s.value),
-    )
-
-
-def _osu_timing(path: Path) -> Timing:
-    from genelive.osu import OsuError, read_osu
-
-    try:
-        beatmap = read_osu(path)
-    except OsuError as e:
-        raise TimingError(str(e)) from e
-    red = sorted((p for p in beatmap.timing_points if p.uninherited), key=lambda p: p.time_ms)
-    if not red:
-        raise TimingError(f"{path}: no uninherited (red) timing point: no tempo")
-    # Each red point restarts the beat count in osu!; here it becomes a BPM change at the
-    # (possibly fractional) beat reached by then.
-    bpms, beat = [], 0.0
-    for i, point in enumerate(red):
-        if i:
-            beat += (point.time_ms - red[i - 1].time_ms) / red[i - 1].beat_length_ms
-        bpms.append((round(beat, 6), 60_000.0 / point.beat_length_ms))
-    offset_s = -(red[0].time_ms + beatmap.offset_ms) / 1000.0
-    return Timing(offset_s, tuple(bpms))

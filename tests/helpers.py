@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from genelive.config import OnsetConfig
+from genelive.onsets.config import OnsetConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -24,7 +24,7 @@ SMALL = StyTr2Config(d_model=32, heads=4, ffn=64, encoder_layers=1, decoder_laye
 def songs(corpus, tmp_path_factory):
     """Two 20-second clips of corpus songs (one in a subfolder) and a file that is not audio."""
     from genelive.audio import SAMPLE_RATE, load_audio
-    from genelive.charts import scan_charts
+    from genelive.training.corpus import scan_charts
 
     root = tmp_path_factory.mktemp("songs")
     for i, song in enumerate(scan_charts(corpus)[:2]):

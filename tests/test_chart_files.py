@@ -7,16 +7,11 @@ import warnings
 import numpy as np
 import pytest
 
-from genelive.chartfile import (
-    Chart,
-    ChartFileError,
-    ChartSet,
-    Note,
-    check_round_trip,
-    read_chart_file,
-)
-from genelive.osu import read_osu
-from genelive.timing import Timing, TimingError, timing_from_file
+from genelive.formats.chartset import ChartSet
+from genelive.formats.notes import Chart, ChartFileError, Note
+from genelive.formats.osu import read_osu
+from genelive.formats.reading import check_round_trip, read_chart_file, timing_from_file
+from genelive.timing import Timing, TimingError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -164,7 +159,7 @@ def test_malformed_chart_files_say_what_is_wrong(tmp_path):
 
 
 def test_ogg_crc_matches_the_bitwise_definition():
-    from genelive.preview import _ogg_crc
+    from genelive.formats.preview import _ogg_crc
 
     def bitwise(data: bytes) -> int:  # the Ogg spec's CRC, one bit at a time
         crc = 0

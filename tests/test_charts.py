@@ -8,9 +8,9 @@ import logging
 import numpy as np
 import pytest
 
-from genelive.charts import osu_difficulty, scan_charts, title_group
-from genelive.data import split_by_group
-from genelive.osu import OsuError, read_osu
+from genelive.formats.osu import OsuError, read_osu
+from genelive.training.corpus import osu_difficulty, scan_charts, title_group
+from genelive.training.data import split_by_group
 from tests.helpers import click_track, quarter_measures, sm_text, write_audio
 
 

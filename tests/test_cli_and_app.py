@@ -9,9 +9,10 @@ import sys
 import numpy as np
 
 from app.cli import main
-from genelive.config import DIFFICULTIES
-from genelive.features import BeatGrid
-from genelive.pipeline import BASELINES, DEFAULT_MODEL, OnsetModel
+from genelive.difficulty import DIFFICULTIES
+from genelive.onsets.config import BASELINES, DEFAULT_MODEL
+from genelive.onsets.model import OnsetModel
+from genelive.timing import BeatGrid
 from tests.helpers import REPO, click_track, write_audio
 
 

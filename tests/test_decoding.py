@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genelive.decoding import pick_peaks, tune_decoding
-from genelive.evaluate import match_count, onset_report
+from genelive.evaluation.metrics import match_count, onset_report
+from genelive.onsets.peaks import pick_peaks, tune_decoding
 
 
 def bumps(centres, n=200, height=0.9, width=2.0):

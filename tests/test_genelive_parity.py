@@ -10,8 +10,9 @@ import soundfile as sf
 import torch
 
 from app.cli import main
-from genelive.features import BeatGrid, log_mel
-from genelive.pipeline import OnsetModel
+from genelive.features import log_mel
+from genelive.onsets.model import OnsetModel
+from genelive.timing import BeatGrid
 from tests.helpers import golden_tensor
 
 TOL = {"atol": 1e-4, "rtol": 1e-4}

@@ -12,10 +12,10 @@ from PIL import Image
 
 from app.cli import main
 from genelive import ChartGenerator
-from genelive.arrows import HEAD, N_STATES, STATE_COLUMNS, TAIL, TAP
-from genelive.chartfile import check_round_trip, read_chart_file
-from genelive.songfolder import OutputError
-from genelive.steps import PlayRules
+from genelive.formats.reading import check_round_trip, read_chart_file
+from genelive.formats.songfolder import OutputError
+from genelive.steps.arrows import HEAD, N_STATES, STATE_COLUMNS, TAIL, TAP
+from genelive.steps.model import PlayRules
 from tests.helpers import click_track, write_audio
 
 SECONDS = 24.0
@@ -205,9 +205,10 @@ def test_play_rules_never_allow_a_dead_end():
 
 
 def test_step_model_learns_from_two_corpus_songs(corpus, tmp_path):
-    from genelive.charts import scan_charts
-    from genelive.steps import StepConfig, StepModel
-    from genelive.train_steps import StepTrainConfig, train_steps
+    from genelive.steps.config import StepConfig
+    from genelive.steps.model import StepModel
+    from genelive.training.corpus import scan_charts
+    from genelive.training.steps import StepTrainConfig, train_steps
 
     songs = [s for s in scan_charts(corpus) if any(c.steps for c in s.charts)][:2]
     report = train_steps(

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from genelive.baselines import DDCOnsetNet
-from genelive.config import PRESETS, DDCConfig
-from genelive.klab import klab_to_ours
-from genelive.model import OnsetNet, chunked_bilstm
+from genelive.onsets.baselines import DDCOnsetNet
+from genelive.onsets.config import PRESETS, DDCConfig
+from genelive.onsets.klab import klab_to_ours
+from genelive.onsets.nets import OnsetNet, chunked_bilstm
 from tests.helpers import TINY
 
 LEVELS = torch.tensor([10.0, 20.0, 30.0, 40.0, 50.0])

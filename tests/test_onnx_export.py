@@ -146,8 +146,8 @@ def test_unclip_on_onnxruntime_equals_pytorch(unclip_export, tmp_path):
 
 def test_chart_models_on_onnxruntime_write_the_same_charts(corpus, tmp_path):
     from genelive.audio import load_audio
-    from genelive.charts import scan_charts
-    from genelive.generate import ChartGenerator
+    from genelive.generator import ChartGenerator
+    from genelive.training.corpus import scan_charts
     from tests.helpers import write_audio
 
     out = tmp_path / "onnx"
@@ -230,8 +230,8 @@ def test_fp16_chart_graphs_load_and_chart_like_fp32(corpus, tmp_path):
     """onnxruntime's fully optimised CPU session crashes on these graphs in fp16: the backend
     must pick a level that works (a crash would take the test process down)."""
     from genelive.audio import SAMPLE_RATE, load_audio
-    from genelive.charts import scan_charts
-    from genelive.generate import ChartGenerator
+    from genelive.generator import ChartGenerator
+    from genelive.training.corpus import scan_charts
     from tests.helpers import write_audio
 
     folders = {p: tmp_path / p for p in ("fp32", "fp16")}
@@ -264,10 +264,10 @@ def test_chunked_bilstm_models_export_as_three_graphs_and_match(tmp_path):
     and the same loop on onnxruntime give PyTorch's activations, chunk borders included."""
     import dataclasses
 
-    from genelive.config import DIFFICULTIES, DIFFICULTY_VALUES
-    from genelive.graphs import CHUNKED_GRAPHS
-    from genelive.model import OnsetNet
-    from genelive.pipeline import OnsetModel
+    from genelive.difficulty import DIFFICULTIES, DIFFICULTY_VALUES
+    from genelive.onsets.config import CHUNKED_GRAPHS
+    from genelive.onsets.model import OnsetModel
+    from genelive.onsets.nets import OnsetNet
     from tests.helpers import TINY
 
     torch.manual_seed(0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genelive.features import BeatGrid
 from genelive.snapping import grid_positions, snap_to_grid
+from genelive.timing import BeatGrid
 
 GRID = BeatGrid.from_bpm_offset(120.0, 0.0, 10.0)  # beats every 0.5 s from 0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genelive.audio import load_audio
-from genelive.evaluate import TrueTempo, tempo_report
+from genelive.evaluation.metrics import TrueTempo, tempo_report
 from genelive.tempo import estimate_tempo
 from tests.helpers import click_track, write_audio
 

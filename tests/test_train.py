@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from genelive.augment import Augment, augment_beats, augment_features, stretch_frames
-from genelive.charts import scan_charts
-from genelive.data import load_song_data
-from genelive.pipeline import OnsetModel
-from genelive.train import (
+from genelive.onsets.model import OnsetModel
+from genelive.training.augment import Augment, augment_beats, augment_features, stretch_frames
+from genelive.training.corpus import scan_charts
+from genelive.training.data import load_song_data
+from genelive.training.onsets import (
     STATE_FILE,
     TrainConfig,
     fuzzy_targets,
@@ -146,7 +146,7 @@ def test_tiny_training_run_resumes_exactly(tmp_path):
 
 
 def test_librosa_baseline_is_tuned_not_trained(tmp_path):
-    from genelive.config import LibrosaOnsetConfig
+    from genelive.onsets.config import LibrosaOnsetConfig
 
     corpus = make_corpus(tmp_path / "data")
     tc = TrainConfig(validation_fraction=0.34)
@@ -159,7 +159,7 @@ def test_librosa_baseline_is_tuned_not_trained(tmp_path):
 
 
 def test_ddc_baseline_trains_with_training_statistics(tmp_path):
-    from genelive.config import DDCConfig
+    from genelive.onsets.config import DDCConfig
 
     corpus = make_corpus(tmp_path / "data")
     tc = TrainConfig(steps=2, batch_windows=2, window_s=4.0, warmup_steps=1, validate_every=2)

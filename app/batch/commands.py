@@ -56,7 +56,7 @@ def settings_of(args) -> dict:
     path = lambda p: None if p is None else str(Path(p).resolve())  # noqa: E731
     if args.kind == "charts":
         from app.commands import parse_density
-        from genelive.generate import parse_difficulties
+        from genelive.generator import parse_difficulties
 
         return {"model": path(args.model), "steps_model": path(args.steps_model),
                 "backend": args.backend, "difficulties": parse_difficulties(args.difficulties),

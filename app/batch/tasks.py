@@ -97,8 +97,8 @@ class ChartWorker:
     @staticmethod
     def check(settings: dict) -> None:
         from export.checks import check_seed
-        from genelive.generate import check_density, check_keys, check_temperature
-        from genelive.songfolder import check_formats
+        from genelive.formats.songfolder import check_formats
+        from genelive.generator import check_density, check_keys, check_temperature
 
         check_formats(settings["formats"])
         check_density(settings["density"])
@@ -107,7 +107,7 @@ class ChartWorker:
         check_temperature(settings["temperature"])
 
     def __init__(self, settings: dict):
-        from genelive.generate import ChartGenerator
+        from genelive.generator import ChartGenerator
 
         self.check(settings)
         self.settings = settings
@@ -115,7 +115,7 @@ class ChartWorker:
                                              backend=settings["backend"])  # fmt: skip
 
     def __call__(self, item: Item) -> dict[str, bytes]:
-        from genelive.songfolder import render_song_folder
+        from genelive.formats.songfolder import render_song_folder
 
         s = self.settings
         song = self.generator(item.source, difficulties=s["difficulties"], seed=s["seed"],

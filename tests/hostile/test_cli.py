@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genelive.pipeline import DEFAULT_MODEL
+from genelive.onsets.config import DEFAULT_MODEL
 from stytr2.model import StyTr2Config, StyTr2Net
 from tests.hostile.helpers import everything_in, one_clear_line, short_song, studio, studio_process
 from unclip.tiny import make_tiny_unclip

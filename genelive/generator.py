@@ -26,17 +26,20 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from export.checks import InvalidValue, check_number, check_seed
-from genelive.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
-from genelive.chartfile import FORMATS, Chart, ChartSet, Note
-from genelive.config import DIFFICULTIES
+from genelive.difficulty import DIFFICULTIES
 from genelive.features import log_mel
-from genelive.pipeline import DEFAULT_MODEL, OnsetModel
+from genelive.formats.chartset import FORMATS, ChartSet
+from genelive.formats.notes import Chart, Note
+from genelive.formats.reading import timing_from_file
+from genelive.formats.songfolder import game_audio_name, write_song_folder
+from genelive.onsets.config import DEFAULT_MODEL
+from genelive.onsets.model import OnsetModel
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
-from genelive.songfolder import game_audio_name, write_song_folder
-from genelive.steps import StepModel
+from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
+from genelive.steps.model import StepModel
 from genelive.tempo import TempoEstimate, estimate_tempo, phase_for_bpm
-from genelive.timing import Timing, check_bpm, timing_from_file
+from genelive.timing import Timing, check_bpm
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +110,14 @@ class GeneratedSong(ChartSet):
 
     def picture(self, difficulty: str) -> bytes:
         """PNG of one chart over the song's spectrogram, beat grid and note density."""
-        from genelive.preview import chart_picture
+        from genelive.formats.preview import chart_picture
 
         chart = self.chart(difficulty)
         return chart_picture(self, chart, self.song_mel, chart.duration_s)
 
     def preview_audio(self, difficulty: str) -> tuple[int, np.ndarray]:
         """(sample rate, mono samples): the song with an assist clap at every note row."""
-        from genelive.preview import clap_mix, native_audio
+        from genelive.formats.preview import clap_mix, native_audio
 
         if self._native_audio is None:
             self._native_audio = native_audio(self.audio_path)

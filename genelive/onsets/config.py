@@ -1,15 +1,22 @@
-"""Model configs: dataclasses saved as `config.json` beside `model.safetensors`."""
+"""Onset model configs (dataclasses saved as `config.json` beside `model.safetensors`), where the
+bundled models live, and reading any onset model's config from its folder."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
-from export.checks import InvalidValue, check_config
+from export.checks import InvalidValue, check_config, parse_json
+from export.folder import CONFIG_FILE, ModelFolderError, read_config
+from genelive.difficulty import DIFFICULTIES
 
-# StepMania difficulty names and GenéLive's scalar condition values (Edit counts as Challenge).
-DIFFICULTIES: tuple[str, ...] = ("Beginner", "Easy", "Medium", "Hard", "Challenge")
-DIFFICULTY_VALUES: tuple[int, ...] = (10, 20, 30, 40, 50)
+WEIGHTS_DIR = Path(__file__).parents[1] / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "genelive"
+BASELINES = {"ddc-cnn": WEIGHTS_DIR / "ddc-cnn", "librosa": WEIGHTS_DIR / "librosa"}
+ONSET_GRAPH = "chart/onset"  # its name in an export folder
+# A chunked-BiLSTM onset model's three graphs, in the order they run (genelive/onsets/chunked.py).
+CHUNKED_GRAPHS = ("chart/onset_input", "chart/onset_lstm", "chart/onset_head")
 
 
 @dataclass(frozen=True)
@@ -138,3 +145,20 @@ PRESETS = {
     "ddc": DDCConfig(),
     "librosa": LibrosaOnsetConfig(),
 }
+
+CONFIG_CLASSES = {c.model_type: c for c in (OnsetConfig, DDCConfig, LibrosaOnsetConfig)}
+
+
+def read_any_config(folder: str | Path):
+    path = Path(folder) / CONFIG_FILE
+    try:
+        data = parse_json(path.read_bytes(), str(path), ModelFolderError)
+    except OSError as e:
+        raise ModelFolderError(f"{folder}: not a model folder ({CONFIG_FILE}: {e})") from e
+    model_type = data.get("model_type") if isinstance(data, dict) else None
+    if model_type not in CONFIG_CLASSES:
+        raise ModelFolderError(
+            f"{path}: model_type {model_type!r} is not an onset model "
+            f"(expected one of {sorted(CONFIG_CLASSES)})"
+        )
+    return read_config(folder, CONFIG_CLASSES[model_type])

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from export.atomic import write_folder
 from export.checks import InvalidValue, safe_filename
-from genelive.chartfile import FORMATS
-from genelive.preview import encode_ogg
+from genelive.formats.chartset import FORMATS
+from genelive.formats.preview import encode_ogg
 
 # Both games read these as they are; anything else is transcoded to Ogg Vorbis.
 GAME_AUDIO_SUFFIXES = (".ogg", ".mp3")

@@ -10,8 +10,8 @@ import torch
 from export.checkpoint import read_state_dict
 from export.folder import ModelFolderError
 from export.weights import check_state_dict, save_model_folder
-from genelive.config import OnsetConfig
-from genelive.model import OnsetNet
+from genelive.onsets.config import OnsetConfig
+from genelive.onsets.nets import OnsetNet
 
 # KLab's branch is one nn.Sequential; these are the positions of its four conv and BN layers.
 _KLAB_CONV_INDEX = {0: 0, 3: 1, 8: 2, 13: 3}

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from genelive.audio import AudioError, load_audio
-from genelive.charts import Song, scan_charts
-from genelive.config import DIFFICULTIES
-from genelive.data import DEFAULT_CACHE, SongData, load_song_data, songs_in_split
-from genelive.evaluate import TrueTempo, onset_report, tempo_report
-from genelive.pipeline import BASELINES, OnsetModel
+from genelive.difficulty import DIFFICULTIES
+from genelive.evaluation.metrics import TrueTempo, onset_report, tempo_report
+from genelive.onsets.config import BASELINES
+from genelive.onsets.model import OnsetModel
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
 from genelive.tempo import estimate_tempo
+from genelive.training.corpus import Song, scan_charts
+from genelive.training.data import DEFAULT_CACHE, SongData, load_song_data, songs_in_split
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
     """Whole generated charts against the human ones: note rows matched in time (as onsets),
     and the note count relative to the human chart's. Twice: on the chart's own tempo map
     (`timing_from` its file) and on the tempo estimated from the audio."""
-    from genelive.arrows import count_notes
-    from genelive.generate import ChartGenerator
+    from genelive.generator import ChartGenerator
+    from genelive.steps.arrows import count_notes
 
     gen = ChartGenerator.load(model_dir)
     out = {}

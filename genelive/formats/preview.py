@@ -13,8 +13,9 @@ import zlib
 import numpy as np
 
 from genelive.audio import load_audio, probe_audio
-from genelive.chartfile import Chart, ChartSet, note_array
 from genelive.features import FPS
+from genelive.formats.chartset import ChartSet
+from genelive.formats.notes import Chart, note_array
 
 CLAP_S = 0.04
 DENSITY_WINDOW_S = 2.0

@@ -19,11 +19,14 @@ import torch.nn.functional as F
 
 from export.checks import check_config
 from export.weights import load_model_folder, save_model_folder
-from genelive.arrows import N_STATES, StepRows, count_notes
-from genelive.charts import Song
-from genelive.config import DIFFICULTIES, OnsetConfig
-from genelive.data import DEFAULT_CACHE, TRAINING_FILE, cached_features
-from genelive.steps import START_STATE, StepConfig, StepNet, row_inputs
+from genelive.difficulty import DIFFICULTIES
+from genelive.onsets.config import OnsetConfig
+from genelive.steps.arrows import N_STATES, StepRows, count_notes
+from genelive.steps.config import START_STATE, StepConfig
+from genelive.steps.model import row_inputs
+from genelive.steps.nets import StepNet
+from genelive.training.corpus import Song
+from genelive.training.data import DEFAULT_CACHE, TRAINING_FILE, cached_features
 
 log = logging.getLogger(__name__)
 

@@ -11,25 +11,26 @@ import logging
 import os
 import re
 import unicodedata
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from genelive.arrows import HEAD, N_COLUMNS, TAIL, TAP, StepRows, rows_from_events
 from genelive.audio import AUDIO_SUFFIXES, AudioError, probe_audio
-from genelive.config import DIFFICULTIES
-from genelive.features import BeatGrid
-from genelive.osu import OsuError, read_osu
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # simfile's `fs` dependency warns about pkg_resources
-    import simfile
-    from simfile.notes import NoteData, NoteType
-    from simfile.timing import Beat, TimingData
-    from simfile.timing.engine import TimingEngine
+from genelive.difficulty import DIFFICULTIES
+from genelive.formats.osu import OsuError, read_osu
+from genelive.formats.stepmania import (
+    Beat,
+    NoteData,
+    NoteType,
+    TimingData,
+    TimingEngine,
+    is_dance_single,
+    open_simfile,
+)
+from genelive.steps.arrows import HEAD, N_COLUMNS, TAIL, TAP, StepRows, rows_from_events
+from genelive.timing import BeatGrid
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ STEP_VALUES = {
     NoteType.ROLL_HEAD: HEAD,
     NoteType.TAIL: TAIL,
 }
-STEPS_TYPES = ("dance-single",)
 # osu! difficulty names → StepMania's; anything else is placed by note density.
 _OSU_NAMES = [
     ("Beginner", ("beginner", "novice")),
@@ -57,7 +57,9 @@ _OSU_NPS_LIMITS = (1.5, 2.5, 4.0, 6.0)  # notes per second separating Beginner..
 
 
 @dataclass
-class Chart:
+class CorpusChart:
+    """One human chart of the corpus, as training and evaluation read it."""
+
     difficulty: str  # StepMania name, Beginner..Challenge (Edit counts as Challenge)
     meter: int | None
     source: Path
@@ -73,7 +75,7 @@ class Song:
     title: str
     audio_path: Path
     duration_s: float
-    charts: list[Chart] = field(default_factory=list)
+    charts: list[CorpusChart] = field(default_factory=list)
 
     @property
     def group(self) -> str:
@@ -137,11 +139,11 @@ def _walk(root: Path) -> Iterable[Path]:
         yield from (Path(folder) / name for name in names)
 
 
-def _same_chart(a: Chart, b: Chart) -> bool:
+def _same_chart(a: CorpusChart, b: CorpusChart) -> bool:
     return a.difficulty == b.difficulty and np.array_equal(a.onset_times_s, b.onset_times_s)
 
 
-def _read_chart_file(path: Path) -> tuple[str, Path, list[Chart]]:
+def _read_chart_file(path: Path) -> tuple[str, Path, list[CorpusChart]]:
     if path.suffix.lower() == ".osu":
         return _read_osu_charts(path)
     return _read_simfile_charts(path)
@@ -157,16 +159,13 @@ def find_audio(folder: Path, named: str) -> Path:
     raise AudioError(f"audio {named!r} not found next to the chart ({len(candidates)} candidates)")
 
 
-def _read_simfile_charts(path: Path) -> tuple[str, Path, list[Chart]]:
-    try:
-        sim = simfile.open(str(path), strict=False)
-    except Exception as e:  # simfile raises assorted parser errors on malformed files
-        raise ValueError(f"unparseable simfile ({type(e).__name__}: {e})") from e
+def _read_simfile_charts(path: Path) -> tuple[str, Path, list[CorpusChart]]:
+    sim = open_simfile(path)
     audio = find_audio(path.parent, (sim.music or "").strip())
     charts = []
     other_types = []
     for chart in sim.charts:
-        if (chart.stepstype or "").strip() not in STEPS_TYPES:
+        if not is_dance_single(chart):
             other_types.append((chart.stepstype or "?").strip())
             continue
         name = (chart.difficulty or "").strip()
@@ -176,11 +175,11 @@ def _read_simfile_charts(path: Path) -> tuple[str, Path, list[Chart]]:
             log.warning("skipping %s [%s]: %s", path, name, e)
     if len(other_types) == len(sim.charts):  # nothing of ours to read (or no charts at all)
         found = f"only {', '.join(sorted(set(other_types)))}" if other_types else "none at all"
-        raise ValueError(f"no {'/'.join(STEPS_TYPES)} charts ({found})")
+        raise ValueError(f"no dance-single charts ({found})")
     return (sim.title or path.stem).strip(), audio, charts
 
 
-def _simfile_chart(sim, chart, path: Path) -> Chart:
+def _simfile_chart(sim, chart, path: Path) -> CorpusChart:
     name = (chart.difficulty or "").strip()
     difficulty = "Challenge" if name.lower() == "edit" else name.capitalize()
     if difficulty not in DIFFICULTIES:
@@ -202,7 +201,7 @@ def _simfile_chart(sim, chart, path: Path) -> Chart:
         if n.note_type in STEP_VALUES and n.column < N_COLUMNS and engine.hittable(n.beat)
     )
     grid = _simfile_beats(engine, onset_times)
-    return Chart(difficulty, meter, path, name, onset_times, grid, steps)
+    return CorpusChart(difficulty, meter, path, name, onset_times, grid, steps)
 
 
 def _simfile_beats(engine: TimingEngine, onset_times: np.ndarray) -> BeatGrid:
@@ -222,7 +221,7 @@ def _simfile_beats(engine: TimingEngine, onset_times: np.ndarray) -> BeatGrid:
     return BeatGrid(np.array([beats[i] for i in ks], dtype=np.float64), ks % 4 == 0)
 
 
-def _read_osu_charts(path: Path) -> tuple[str, Path, list[Chart]]:
+def _read_osu_charts(path: Path) -> tuple[str, Path, list[CorpusChart]]:
     beatmap = read_osu(path)
     audio = find_audio(path.parent, beatmap.audio_filename)
     onsets = beatmap.onset_times_s()
@@ -233,13 +232,12 @@ def _read_osu_charts(path: Path) -> tuple[str, Path, list[Chart]]:
     steps = None
     if beatmap.keys == N_COLUMNS:
         events = []
-        for h in beatmap.hit_objects:
-            t = (h.time_ms + beatmap.offset_ms) / 1000
-            events.append((t, np.nan, h.column, TAP if h.end_ms is None else HEAD))
-            if h.end_ms is not None:
-                events.append(((h.end_ms + beatmap.offset_ms) / 1000, np.nan, h.column, TAIL))
+        for column, t, end in beatmap.notes_s():
+            events.append((t, np.nan, column, TAP if end is None else HEAD))
+            if end is not None:
+                events.append((end, np.nan, column, TAIL))
         steps = rows_from_events(events)
-    chart = Chart(difficulty, None, path, beatmap.version_name, onsets, beats, steps)
+    chart = CorpusChart(difficulty, None, path, beatmap.version_name, onsets, beats, steps)
     return beatmap.title or path.stem, audio, [chart]
 
 

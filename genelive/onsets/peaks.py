@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.signal import find_peaks
 
-from genelive.config import DIFFICULTIES, Decoding
-from genelive.evaluate import match_count
+from genelive.difficulty import DIFFICULTIES
+from genelive.evaluation.metrics import match_count
+from genelive.onsets.config import Decoding
 
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.96, 0.02), 2)
 GAP_GRID_S = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3)  # minimum note spacing, s

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genelive.config import OnsetConfig
+from genelive.onsets.config import OnsetConfig
 
 
 class DropBlock2d(nn.Module):

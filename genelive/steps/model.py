@@ -10,94 +10,24 @@ are down at once (one on Beginner: no jumps), no hold is left open at the end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
-import torch
-from torch import nn
 
-from export.backend import Backend, TorchBackend
-from export.checks import check_config
+from export.backend import Backend, TorchBackend, check_backend
 from export.folder import read_config
 from export.manifest import load_graph
-from export.weights import load_model_folder
-from genelive.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
-from genelive.config import DIFFICULTIES
-from genelive.features import FPS, N_MELS, time_to_frame
-
-START_STATE = N_STATES  # the "previous row" of the first row
-BEAT_PHASES = (0.0, 0.5, 0.25, 1 / 3)  # on the beat, 8th, 16th, triplet (and their mirrors)
-N_ROW_FEATURES = len(DIFFICULTIES) + 4 + len(BEAT_PHASES) + 2
-STEPS_DIR = Path(__file__).parent / "weights" / "steps"
-STEPS_GRAPH = "chart/steps"  # its name in an export folder
-
-
-@dataclass
-class StepConfig:
-    model_type: ClassVar[str] = "genelive-steps"
-    state_dim: int = 64  # embedding of the previous row's state
-    audio_dim: int = 32  # projection of the row's 229-bin log-mel frame
-    hidden: int = 128
-    layers: int = 2
-    dropout: float = 0.2
-    # Longest hold the sampler lets run before it closes it, in beats.
-    max_hold_beats: float = 8.0
-    # Corpus statistics written at training, per difficulty: notes per second over the song
-    # (10th, 50th, 90th percentiles), notes per row (jumps make it > 1), meter ≈ a + b · nps,
-    # and the shortest gap between note rows that charters use (2nd percentile, s).
-    density_nps: dict[str, list[float]] = field(default_factory=dict)
-    notes_per_row: dict[str, float] = field(default_factory=dict)
-    meter_fit: dict[str, list[float]] = field(default_factory=dict)
-    min_gap_s: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self):
-        check_config(
-            self,
-            {
-                "state_dim": (1, 4096),
-                "audio_dim": (1, 4096),
-                "hidden": (1, 4096),
-                "layers": (1, 8),
-                "dropout": (0.0, 1.0),
-                "max_hold_beats": (0.25, 1000.0),
-            },
-        )
-
-
-class StepNet(nn.Module):
-    def __init__(self, config: StepConfig):
-        super().__init__()
-        self.config = config
-        self.state_embed = nn.Embedding(N_STATES + 1, config.state_dim)
-        self.audio_proj = nn.Linear(N_MELS, config.audio_dim)
-        self.lstm = nn.LSTM(
-            config.state_dim + config.audio_dim + N_ROW_FEATURES,
-            config.hidden,
-            config.layers,
-            batch_first=True,
-            dropout=config.dropout if config.layers > 1 else 0.0,
-        )
-        self.head = nn.Linear(config.hidden, N_STATES)
-
-    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        shape = (self.config.layers, batch, self.config.hidden)
-        return torch.zeros(shape), torch.zeros(shape)
-
-    def forward(
-        self,
-        prev_states: torch.Tensor,  # (B, L) int64, START_STATE before the first row
-        row_features: torch.Tensor,  # (B, L, N_ROW_FEATURES)
-        mel: torch.Tensor,  # (B, L, 229) normalised log-mel at each row
-        h0: torch.Tensor,  # (layers, B, hidden)
-        c0: torch.Tensor,  # (layers, B, hidden)
-    ) -> dict[str, torch.Tensor]:
-        x = torch.cat(
-            [self.state_embed(prev_states), torch.relu(self.audio_proj(mel)), row_features], -1
-        )
-        out, (h, c) = self.lstm(x, (h0, c0))  # (B, L, hidden)
-        return {"logits": self.head(out), "h": h, "c": c}  # logits (B, L, 256)
+from genelive.difficulty import DIFFICULTIES
+from genelive.features import FPS, time_to_frame
+from genelive.steps.arrows import HEAD, N_COLUMNS, N_STATES, NONE, STATE_COLUMNS, TAIL, TAP
+from genelive.steps.config import (
+    BEAT_PHASES,
+    N_ROW_FEATURES,
+    START_STATE,
+    STEPS_DIR,
+    STEPS_GRAPH,
+    StepConfig,
+)
 
 
 def row_inputs(
@@ -148,12 +78,13 @@ class StepModel:
         """backend="onnx": `model_dir` is a folder `studio export chart` wrote (hash-checked).
         One row at a time is latency-bound, so the CPU is the default device."""
         folder = Path(model_dir) if model_dir is not None else STEPS_DIR
-        if backend == "onnx":
+        if check_backend(backend) == "onnx":
             onnx_backend = load_graph(folder, STEPS_GRAPH, device, memory_arena=False)
             graph = onnx_backend.path.parent
             return cls(read_config(graph, StepConfig), onnx_backend, graph)
-        if backend != "torch":
-            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+        from export.weights import load_model_folder
+        from genelive.steps.nets import StepNet
+
         config, net = load_model_folder(folder, StepConfig, StepNet)
         return cls(config, TorchBackend(net, device), folder)
 

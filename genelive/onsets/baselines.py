@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genelive.audio import SAMPLE_RATE
-from genelive.config import DIFFICULTY_VALUES, DDCConfig, LibrosaOnsetConfig
+from genelive.difficulty import DIFFICULTY_VALUES
+from genelive.onsets.config import DDCConfig, LibrosaOnsetConfig
 
 
 def ddc_features(audio: np.ndarray, cfg: DDCConfig) -> np.ndarray:

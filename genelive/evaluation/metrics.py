@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import mir_eval
 import numpy as np
 
-from genelive.config import DIFFICULTIES
+from genelive.difficulty import DIFFICULTIES
 
 TOLERANCES_S = {"tol_50ms": 0.05, "tol_20ms": 0.02}  # GenéLive's and DDC's
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from genelive.audio import AudioError, load_audio
-from genelive.charts import Song
-from genelive.config import DIFFICULTIES, DIFFICULTY_VALUES
-from genelive.features import BeatGrid, time_to_frame
-from genelive.pipeline import frame_rate, frontend, frontend_id
+from genelive.difficulty import DIFFICULTIES, DIFFICULTY_VALUES
+from genelive.features import time_to_frame
+from genelive.onsets.model import frame_rate, frontend, frontend_id
+from genelive.timing import BeatGrid
+from genelive.training.corpus import Song
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
 """Onset models from a folder: audio in, per-difficulty activations and onset times out.
 
 Three kinds share this one path (front end → network on a backend → peak picking):
-GenéLive! (`genelive-onset`), the DDC-style CNN (`ddc-onset`) and the librosa baseline.
+GenéLive! (`genelive-onset`), the DDC-style CNN (`ddc-onset`) and the librosa baseline. The
+networks (PyTorch) are imported only when a model runs on PyTorch: on onnxruntime nothing here
+loads torch.
 """
 
 from __future__ import annotations
@@ -12,38 +14,37 @@ from pathlib import Path
 
 import numpy as np
 
-from export.backend import Backend, TorchBackend
-from export.checks import parse_json
-from export.folder import CONFIG_FILE, ModelFolderError, read_config
+from export.backend import Backend, TorchBackend, check_backend
 from export.manifest import load_graph, read_manifest
-from export.weights import load_model_folder
 from genelive.audio import load_audio
-from genelive.baselines import DDCOnsetNet, ddc_features, librosa_activation
-from genelive.config import (
-    DIFFICULTIES,
-    DIFFICULTY_VALUES,
+from genelive.difficulty import DIFFICULTIES, DIFFICULTY_VALUES
+from genelive.features import FPS, log_mel
+from genelive.onsets.config import (
+    DEFAULT_MODEL,
+    ONSET_GRAPH,
+    WEIGHTS_DIR,
     DDCConfig,
     LibrosaOnsetConfig,
     OnsetConfig,
+    read_any_config,
 )
-from genelive.decoding import onset_times
-from genelive.features import FPS, BeatGrid, log_mel
-from genelive.model import OnsetNet
+from genelive.onsets.peaks import onset_times
+from genelive.timing import BeatGrid
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_MODEL = WEIGHTS_DIR / "genelive"
-ONSET_GRAPH = "chart/onset"  # its name in an export folder
-BASELINES = {"ddc-cnn": WEIGHTS_DIR / "ddc-cnn", "librosa": WEIGHTS_DIR / "librosa"}
-CONFIG_CLASSES = {c.model_type: c for c in (OnsetConfig, DDCConfig, LibrosaOnsetConfig)}
 _FEATURE_INPUT = {"genelive-onset": "log_mel", "ddc-onset": "features"}
 
 
 def build_network(config):
+    """The PyTorch network of a config (None for librosa: nothing to learn)."""
     if isinstance(config, OnsetConfig):
+        from genelive.onsets.nets import OnsetNet
+
         return OnsetNet(config)
     if isinstance(config, DDCConfig):
+        from genelive.onsets.baselines import DDCOnsetNet
+
         return DDCOnsetNet(config)
-    return None  # librosa: nothing to learn
+    return None
 
 
 def frame_rate(config) -> float:
@@ -54,6 +55,8 @@ def frontend(config, audio: np.ndarray) -> np.ndarray:
     """16 kHz mono → the model's input features, (T, ...)."""
     if isinstance(config, OnsetConfig):
         return log_mel(audio)
+    from genelive.onsets.baselines import ddc_features, librosa_activation
+
     if isinstance(config, DDCConfig):
         return ddc_features(audio, config)
     return librosa_activation(audio, config)
@@ -67,21 +70,6 @@ def frontend_id(config) -> str:
         sizes = "-".join(f"{w:g}" for w in config.fft_sizes_ms)
         return f"ddc-mel{config.n_mels}-{sizes}ms-hop{config.hop_s:g}"
     return f"librosa-flux-mel{config.n_mels}-hop{config.hop_s:g}"
-
-
-def read_any_config(folder: str | Path):
-    path = Path(folder) / CONFIG_FILE
-    try:
-        data = parse_json(path.read_bytes(), str(path), ModelFolderError)
-    except OSError as e:
-        raise ModelFolderError(f"{folder}: not a model folder ({CONFIG_FILE}: {e})") from e
-    model_type = data.get("model_type") if isinstance(data, dict) else None
-    if model_type not in CONFIG_CLASSES:
-        raise ModelFolderError(
-            f"{path}: model_type {model_type!r} is not an onset model "
-            f"(expected one of {sorted(CONFIG_CLASSES)})"
-        )
-    return read_config(folder, CONFIG_CLASSES[model_type])
 
 
 @dataclass
@@ -109,22 +97,22 @@ class OnsetModel:
         """backend="onnx": `model_dir` is a folder `studio export chart` wrote; its graph is
         loaded only if every file matches the manifest's SHA-256."""
         folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL
-        if backend == "onnx":
+        if check_backend(backend) == "onnx":
             if ONSET_GRAPH in read_manifest(folder)["graphs"]:
                 # No arena: one big run per song (2-min song: 1.48 s / 748 MiB without, 1.83 s /
                 # 928 MiB with, the step graph included).
                 onnx_backend = load_graph(folder, ONSET_GRAPH, device, memory_arena=False)
             else:  # a chunked-BiLSTM model: three graphs and the chunk loop
-                from genelive.graphs import ChunkedOnsetGraphs
+                from genelive.onsets.chunked import ChunkedOnsetGraphs
 
                 onnx_backend = ChunkedOnsetGraphs(folder, device)
             graph = onnx_backend.path.parent
             return cls(read_any_config(graph), onnx_backend, graph)
-        if backend != "torch":
-            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
         config = read_any_config(folder)
         if isinstance(config, LibrosaOnsetConfig):
             return cls(config, None, folder)
+        from export.weights import load_model_folder
+
         _, net = load_model_folder(folder, type(config), build_network)
         return cls(config, TorchBackend(net, device), folder)
 

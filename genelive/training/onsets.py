@@ -29,7 +29,12 @@ from export.atomic import write_json_atomic
 from export.checks import check_config
 from export.folder import CONFIG_FILE, config_to_dict
 from export.weights import save_model_folder
-from genelive.augment import (
+from genelive.difficulty import DIFFICULTIES
+from genelive.evaluation.metrics import onset_report
+from genelive.onsets.config import DDCConfig, LibrosaOnsetConfig
+from genelive.onsets.model import OnsetModel, build_network, frame_rate
+from genelive.onsets.peaks import onset_times, tune_decoding
+from genelive.training.augment import (
     Augment,
     augment_beats,
     augment_features,
@@ -38,9 +43,8 @@ from genelive.augment import (
     stretch_guide,
     stretch_rate,
 )
-from genelive.charts import scan_charts
-from genelive.config import DIFFICULTIES, DDCConfig, LibrosaOnsetConfig
-from genelive.data import (
+from genelive.training.corpus import scan_charts
+from genelive.training.data import (
     DEFAULT_CACHE,
     TRAINING_FILE,
     SongData,
@@ -48,9 +52,6 @@ from genelive.data import (
     model_split,
     split_by_group,
 )
-from genelive.decoding import onset_times, tune_decoding
-from genelive.evaluate import onset_report
-from genelive.pipeline import OnsetModel, build_network, frame_rate
 
 STATE_FILE = "train_state.pt"
 # KLab's fuzzy label: 1 on the onset frame, then 0.17, 0.10, 0.04, 0.01 at 1..4 frames away.
