@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from export.checks import InvalidValue, check_number, check_seed
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
@@ -35,6 +34,7 @@ from genelive.formats.reading import timing_from_file
 from genelive.formats.songfolder import game_audio_name, write_song_folder
 from genelive.onsets.config import DEFAULT_MODEL
 from genelive.onsets.model import OnsetModel
+from genelive.onsets.peaks import peaks
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
 from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
 from genelive.steps.model import StepModel
@@ -358,11 +358,7 @@ class ChartGenerator:
         """Onset activation (T,) → note rows: (times_s, beats), on the grid, spaced."""
         i = DIFFICULTIES.index(difficulty)
         decoding = self.onset_model.config.decoding
-        frames, props = find_peaks(
-            probs.astype(np.float64), height=CANDIDATE_FLOOR,
-            distance=max(1, decoding.min_gap_frames[i]),
-        )  # fmt: skip
-        heights = props["peak_heights"]
+        frames, heights = peaks(probs, CANDIDATE_FLOOR, decoding.min_gap_frames[i])
         n = int((heights >= decoding.thresholds[i]).sum())
         # Densities are in notes; rows hold more than one note where there are jumps.
         stats = self.step_model.config

@@ -1,4 +1,10 @@
-"""From onset activations to onset times: peak picking, and choosing its settings on data."""
+"""From onset activations to onsets: the one peak picker, and choosing its settings on data.
+
+`peaks` is the only place activations become peaks. Two decoders stand on it: `pick_peaks`
+keeps the peaks above the validated threshold (evaluation, `OnsetModel.onsets`), and charting
+ranks every peak above a low floor to meet a density target (genelive/generator.py). That they
+are two decoders is deliberate for now: one would change the charts or the reported numbers.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +21,21 @@ THRESHOLD_GRID = np.round(np.arange(0.02, 0.96, 0.02), 2)
 GAP_GRID_S = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3)  # minimum note spacing, s
 
 
-def pick_peaks(probs: np.ndarray, threshold: float, min_gap_frames: int) -> np.ndarray:
-    """Frames that are local maxima of `probs`, at least `threshold`, ≥ `min_gap_frames` apart.
-
-    Plateaus count once (their middle frame); where peaks crowd, the highest wins.
-    """
-    frames, _ = find_peaks(
-        np.asarray(probs, dtype=np.float64), height=threshold, distance=max(1, min_gap_frames)
+def peaks(
+    probs: np.ndarray, min_height: float, min_gap_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, heights) of the local maxima of `probs` that are at least `min_height` and at
+    least `min_gap_frames` apart. Plateaus count once (their middle frame); where peaks crowd,
+    the highest wins."""
+    frames, props = find_peaks(
+        np.asarray(probs, dtype=np.float64), height=min_height, distance=max(1, min_gap_frames)
     )
-    return frames
+    return frames, props["peak_heights"]
+
+
+def pick_peaks(probs: np.ndarray, threshold: float, min_gap_frames: int) -> np.ndarray:
+    """Frames of the peaks at least `threshold` high, ≥ `min_gap_frames` apart."""
+    return peaks(probs, threshold, min_gap_frames)[0]
 
 
 def onset_times(probs: np.ndarray, fps: float, threshold: float, min_gap_frames: int) -> np.ndarray:
@@ -50,10 +62,13 @@ def tune_decoding(
         n_ref = sum(len(ref) for _, ref in charts)
         best = (-1.0, default.thresholds[i], default.min_gap_frames[i])
         for gap in gap_frames:
-            peaks = [_peaks_with_heights(p, gap) for p, _ in charts]
+            # Peaks at the lowest threshold, filtered per threshold: this equals picking at each
+            # threshold only approximately (a neighbour suppressed by a lower peak could survive
+            # a higher threshold); the chosen setting is re-scored exactly where it is reported.
+            found = [peaks(p, float(THRESHOLD_GRID[0]), gap) for p, _ in charts]
             for threshold in THRESHOLD_GRID:
                 n_match = n_est = 0
-                for (frames, heights), (_, ref) in zip(peaks, charts, strict=True):
+                for (frames, heights), (_, ref) in zip(found, charts, strict=True):
                     est = frames[heights >= threshold] / fps
                     n_est += len(est)
                     n_match += match_count(ref, est, window_s)
@@ -64,16 +79,3 @@ def tune_decoding(
         thresholds.append(best[1])
         gaps.append(best[2])
     return Decoding(tuple(thresholds), tuple(gaps)), best_f
-
-
-def _peaks_with_heights(probs: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks at the lowest threshold, to be filtered per threshold.
-
-    Filtering by height after spacing equals find_peaks(height=t, distance=gap) only
-    approximately (a suppressed neighbour could survive at a higher threshold); the chosen
-    setting is re-scored exactly by the evaluation that reports it.
-    """
-    frames, props = find_peaks(
-        np.asarray(probs, np.float64), height=float(THRESHOLD_GRID[0]), distance=gap
-    )
-    return frames, props["peak_heights"]
