@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 
+class OutputError(OSError):
+    """An output (file or folder) that cannot be written, with the reason."""
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes so that readers see either the old file or the whole new one, never a part."""
     path = Path(path)

@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
@@ -90,13 +89,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB PIL → (1, 3, H, W) float32 in [0, 1]."""
+def to_tensor(image: Image.Image):
+    """RGB PIL → (1, 3, H, W) float32 torch tensor in [0, 1]."""
+    import torch  # here: reading images (and their errors) must not load PyTorch
+
     pixels = np.asarray(image, np.float32) / 255.0
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None]
 
 
-def to_image(tensor: torch.Tensor) -> Image.Image:
+def to_image(tensor) -> Image.Image:
     """(1, 3, H, W) → RGB PIL: clamped to [0, 1], rounded to 8 bits."""
     pixels = tensor[0].clamp(0, 1).permute(1, 2, 0).numpy()
     return Image.fromarray(np.round(pixels * 255).astype(np.uint8))

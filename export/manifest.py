@@ -8,12 +8,13 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from export.backend import OnnxBackend
 from export.checks import parse_json
 from export.folder import ModelFolderError
 
 MANIFEST = "manifest.json"
 GRAPH_FILE = "model.onnx"
+DEFAULT_OPSET = 18
+MAX_OPSET = 25  # newer than torch.onnx's exporters write
 EXPORTERS = ("dynamo", "legacy")
 PRECISIONS = ("fp32", "fp16")
 
@@ -93,9 +94,11 @@ def verified_graph(out_dir: str | Path, name: str, required: tuple[str, ...] = (
 
 
 def load_graph(out_dir: str | Path, name: str, device: str = "auto",
-               memory_arena: bool = True) -> OnnxBackend:  # fmt: skip
+               memory_arena: bool = True):  # fmt: skip
     """Graph `name` of an export folder as an onnxruntime backend, hash-checked first
     (`memory_arena`: see OnnxBackend)."""
+    from export.backend import OnnxBackend
+
     folder, entry = _verified_entry(Path(out_dir), name, (GRAPH_FILE,))
     _check_external_data(folder, entry)
     precision = entry.get("precision") or "fp32"

@@ -33,9 +33,11 @@ from export.backend import OnnxBackend
 from export.checks import check_number
 from export.folder import ModelFolderError
 from export.manifest import (
+    DEFAULT_OPSET,
     EXPORTERS,
     GRAPH_FILE,
     MANIFEST,
+    MAX_OPSET,
     PRECISIONS,
     file_sha256,
     read_manifest,
@@ -44,8 +46,6 @@ from export.manifest import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OPSET = 18
-MAX_OPSET = 25  # newer than torch.onnx's exporters write
 
 
 class ExportError(RuntimeError):

@@ -18,13 +18,16 @@ seed → the same charts, byte for byte.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from export.checks import InvalidValue, check_number, check_seed
+from export.backend import check_backend
+from export.checks import InvalidValue, check_number, check_seed, one_line
+from export.progress import Progress, check_cancel, quiet
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
 from genelive.difficulty import DIFFICULTIES
 from genelive.features import log_mel
@@ -93,6 +96,7 @@ class GeneratedSong(ChartSet):
     """Charts made from one audio file; `save(out_dir)` writes the song folder."""
 
     audio_path: Path | None = None
+    analysis: SongAnalysis | None = field(default=None, repr=False)  # what its charts came from
     tempo: TempoEstimate | None = None  # when the tempo map was estimated
     song_mel: np.ndarray | None = field(default=None, repr=False)  # (T, 229), for pictures
     _native_audio: tuple | None = field(default=None, repr=False)  # decoded once, for previews
@@ -187,11 +191,14 @@ class ChartGenerator:
         model_dir: str | Path | None = None,
         steps_dir: str | Path | None = None,
         backend: str = "torch",
+        device: str = "auto",
     ) -> ChartGenerator:
         """backend="onnx": `model_dir` is a folder `studio export chart` wrote (both models)."""
-        if backend == "onnx":
-            return cls(OnsetModel.load(model_dir, "onnx"), StepModel.load(model_dir, "onnx"))
-        return cls(OnsetModel.load(model_dir or DEFAULT_MODEL, backend), StepModel.load(steps_dir))
+        if check_backend(backend) == "onnx":
+            return cls(OnsetModel.load(model_dir, "onnx", device),
+                       StepModel.load(model_dir, "onnx", device))  # fmt: skip
+        return cls(OnsetModel.load(model_dir or DEFAULT_MODEL, backend, device),
+                   StepModel.load(steps_dir, backend, device))  # fmt: skip
 
     def __call__(
         self,
@@ -207,21 +214,51 @@ class ChartGenerator:
         title: str | None = None,
         artist: str | None = None,
         max_duration_s: float = MAX_DURATION_S,
-        progress: Callable[[float, str], None] | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> GeneratedSong:
-        """Every asked difficulty of one song; `progress(fraction, stage)` hears each stage."""
-        report = progress or (lambda fraction, stage: None)
+        """Every asked difficulty of one song: the one way charts are made, for the command
+        line, the web app and batch jobs alike. `progress(fraction, stage)` hears each stage;
+        setting `cancel` stops the work at the next stage (Cancelled)."""
+        report = progress or quiet
         difficulties = parse_difficulties(difficulties)
         density_nps = check_density(density_nps)
         seed, temperature, keys = check_seed(seed), check_temperature(temperature), check_keys(keys)
+        title = None if title is None else one_line(title, "title")
+        artist = None if artist is None else one_line(artist, "artist")
         song = self.analyse(audio_path, difficulties, bpm, offset_s, timing_from, max_duration_s,
-                            report)  # fmt: skip
+                            report, cancel)  # fmt: skip
         charts = []
         for i, name in enumerate(difficulties):
-            report(0.5 + 0.5 * i / len(difficulties), f"notes, arrows and holds: {name}")
+            stage = f"notes, arrows and holds: {name}"
+            check_cancel(cancel, stage)
+            report(0.5 + 0.5 * i / len(difficulties), stage)
             charts.append(self.make_chart(song, name, seed, density_nps.get(name), temperature))
         settings = {"density_nps": density_nps, "temperature": temperature}
         return self.assemble(song, charts, seed, keys, title, artist, settings)
+
+    def regenerate(
+        self,
+        song: ChartSet,
+        difficulty: str,
+        seed: int,
+        density_nps: float | None = None,
+        temperature: float = 1.0,
+        analysis: SongAnalysis | None = None,
+    ) -> GeneratedSong:
+        """`song` with one difficulty made anew (another seed, density or temperature), the other
+        charts kept exactly as they are. `analysis`: the song's (a GeneratedSong has its own; a
+        chart set read back from a file needs `analyse` again)."""
+        analysis = analysis or song.analysis
+        (name,) = parse_difficulties([difficulty])
+        if name not in [c.difficulty for c in song.charts]:
+            raise InvalidValue.of("difficulty", f"names no chart of this song ({name})")
+        charts = [self.make_chart(analysis, name, seed, density_nps, temperature)
+                  if c.difficulty == name else c for c in song.charts]  # fmt: skip
+        settings = song.stamp.get("settings", {})
+        kept = {k: v for k, v in settings.items() if k in ("density_nps", "temperature")}
+        return self.assemble(analysis, charts, song.stamp["seed"], settings.get("keys", song.keys),
+                             song.title, song.artist, kept)  # fmt: skip
 
     def analyse(
         self,
@@ -231,16 +268,20 @@ class ChartGenerator:
         offset_s: float | None = None,
         timing_from: str | Path | None = None,
         max_duration_s: float = MAX_DURATION_S,
-        progress: Callable[[float, str], None] | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> SongAnalysis:
         """The work shared by all charts of a song: decoding, tempo map, onset activations."""
-        report = progress or (lambda fraction, stage: None)
+        report = progress or quiet
         audio_path = Path(audio_path)
         report(0.0, "decoding audio")
         audio = load_audio(audio_path, max_duration_s=max_duration_s)
         duration_s = len(audio) / SAMPLE_RATE
-        report(0.1, "tempo" if bpm is None and timing_from is None else "timing")
+        stage = "tempo" if bpm is None and timing_from is None else "timing"
+        check_cancel(cancel, stage)
+        report(0.1, stage)
         timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
+        check_cancel(cancel, "onsets")
         report(0.2, "onsets")
         mel = log_mel(audio)
         features = mel
@@ -308,6 +349,7 @@ class ChartGenerator:
             },
         }
         return GeneratedSong(
+            analysis=song,
             title=title or song.tags.get("title") or song.audio_path.stem,
             artist=artist if artist is not None else song.tags.get("artist", ""),
             audio_filename=game_audio_name(song.audio_path),

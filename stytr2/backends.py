@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from export.backend import TorchBackend
 from export.folder import CONFIG_FILE, read_config
 from export.manifest import load_graph
 from export.onnx import GraphSpec, source_hash
@@ -47,44 +48,40 @@ class Decode(nn.Module):
         return {"image": self.net.decoder(hs)}  # (B, d, h, w) → (B, 3, 8h, 8w)
 
 
-class TorchStyleNets:
-    backend = "torch"
+class StyleNets:
+    """StyTr²'s three networks on one backend (export/backend.py), as the pipeline calls them:
+    torch tensors in and out. On PyTorch they are the export wrappers above run by a
+    TorchBackend, so both backends run exactly the modules that are exported."""
 
-    def __init__(self, net: StyTr2Net):
-        self.config, self.net = net.config, net.eval()
+    def __init__(self, backends: dict, config: StyTr2Config):
+        self.backends, self.config = backends, config
+        self.name, self.device = backends["embedding"].name, backends["embedding"].device
 
-    def embed(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net.embedding(image)
+    @classmethod
+    def on_torch(cls, net: StyTr2Net, device: str = "auto") -> StyleNets:
+        net.eval()
+        wrappers = {"embedding": Embed(net), "transformer": Transform(net), "decoder": Decode(net)}
+        return cls({n: TorchBackend(w, device) for n, w in wrappers.items()}, net.config)
 
-    def transform(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.net.transformer(content, style)
-
-    def decode(self, hs: torch.Tensor) -> torch.Tensor:
-        return self.net.decoder(hs)
-
-
-class OnnxStyleNets:
-    """The three graphs of `studio export stytr2`, checked against its manifest first."""
-
-    backend = "onnx"
-
-    def __init__(self, export_dir: Path, device: str = "auto"):
-        self.sessions = {n: load_graph(export_dir, f"stytr2/{n}", device) for n in GRAPHS}
-        folder = self.sessions["embedding"].path.parent
-        self.config = read_config(folder, StyTr2Config)
+    @classmethod
+    def on_onnx(cls, export_dir: Path, device: str = "auto") -> StyleNets:
+        """The three graphs of `studio export stytr2`, checked against its manifest first."""
+        backends = {n: load_graph(export_dir, f"stytr2/{n}", device) for n in GRAPHS}
+        config = read_config(backends["embedding"].path.parent, StyTr2Config)
+        return cls(backends, config)
 
     def _run(self, name: str, **inputs: torch.Tensor) -> torch.Tensor:
-        out = self.sessions[name].run({k: v.numpy() for k, v in inputs.items()})
+        out = self.backends[name].run({k: v.numpy() for k, v in inputs.items()})
         return torch.from_numpy(next(iter(out.values())))
 
     def embed(self, image: torch.Tensor) -> torch.Tensor:
-        return self._run("embedding", image=image)
+        return self._run("embedding", image=image)  # (B, 3, H, W) → (B, d, H/8, W/8)
 
     def transform(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self._run("transformer", content=content, style=style)
+        return self._run("transformer", content=content, style=style)  # (B, d, h, w)
 
     def decode(self, hs: torch.Tensor) -> torch.Tensor:
-        return self._run("decoder", hs=hs)
+        return self._run("decoder", hs=hs)  # (B, d, h, w) → (B, 3, 8h, 8w)
 
 
 # From opset 23 attention exports as one `Attention` node, which onnxruntime runs without keeping

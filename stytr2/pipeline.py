@@ -27,11 +27,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from export.backend import check_backend
 from export.checks import InvalidValue, check_number
 from export.folder import ModelFolderError
 from export.images import open_image, to_image, to_tensor
 from export.weights import load_model_folder
-from stytr2.backends import OnnxStyleNets, TorchStyleNets
+from stytr2.backends import StyleNets
 from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.official import WHERE_TO_GET
 
@@ -41,7 +42,7 @@ TILE_ABOVE_PX = 1024
 
 
 class StyleTransfer:
-    def __init__(self, nets: TorchStyleNets | OnnxStyleNets, folder: Path):
+    def __init__(self, nets: StyleNets, folder: Path):
         self.nets, self.folder = nets, Path(folder)
         self.multiple = nets.config.patch
 
@@ -50,14 +51,12 @@ class StyleTransfer:
         """A StyTr² folder (`import-stytr2`), or with backend="onnx" the folder `studio export
         stytr2` wrote (its graphs are checked against the manifest's hashes first)."""
         folder = Path(model_dir)
-        if backend == "onnx":
-            return cls(OnnxStyleNets(folder, device), folder)
-        if backend != "torch":
-            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+        if check_backend(backend) == "onnx":
+            return cls(StyleNets.on_onnx(folder, device), folder)
         if not (folder / "config.json").is_file():
             raise ModelFolderError(f"{folder}: no StyTr² model here. {WHERE_TO_GET}")
         _, net = load_model_folder(folder, StyTr2Config, StyTr2Net)
-        return cls(TorchStyleNets(net), folder)
+        return cls(StyleNets.on_torch(net, device), folder)
 
     @torch.inference_mode()
     def __call__(

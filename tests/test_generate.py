@@ -11,9 +11,9 @@ import soundfile as sf
 from PIL import Image
 
 from app.cli import main
+from export.atomic import OutputError
 from genelive import ChartGenerator
 from genelive.formats.reading import check_round_trip, read_chart_file
-from genelive.formats.songfolder import OutputError
 from genelive.steps.arrows import HEAD, N_STATES, STATE_COLUMNS, TAIL, TAP
 from genelive.steps.model import PlayRules
 from tests.helpers import click_track, write_audio

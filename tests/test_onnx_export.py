@@ -60,7 +60,7 @@ def test_style_transfer_on_onnxruntime_equals_pytorch(exported, stytr2_model):
     options = {"alpha": 0.7, "style_weights": [1, 2]}
     torch_out = StyleTransfer.load(stytr2_model)(content, [style, content], **options)
     onnx_transfer = StyleTransfer.load(exported, backend="onnx")
-    assert onnx_transfer.nets.backend == "onnx"
+    assert onnx_transfer.nets.name == "onnx"
     onnx_out = onnx_transfer(content, [style, content], **options)
     diff = np.abs(np.asarray(onnx_out, np.int16) - np.asarray(torch_out, np.int16))
     assert onnx_out.size == (53, 70) and diff.max() <= 1  # 8-bit rounding of 1e-6 differences
@@ -164,14 +164,14 @@ def test_chart_models_on_onnxruntime_write_the_same_charts(corpus, tmp_path):
 
 
 def test_the_app_runs_exported_folders_on_onnxruntime(unclip_export, exported, tmp_path):
-    from app.images_tab import TEST_MODEL_NOTE, ImageService
     from app.jobs import JobStore
-    from app.style_tab import StyleService
+    from app.services.images import TEST_MODEL_NOTE, ImageService
+    from app.services.style import StyleService
 
     store = JobStore(tmp_path / "jobs")
     images = ImageService(unclip_export[1], store)
-    assert type(images.pipe.nets).__name__ == "OnnxNets" and TEST_MODEL_NOTE in images.status()
-    assert StyleService(exported, store).transfer.nets.backend == "onnx"
+    assert images.pipe.nets.name == "onnx" and TEST_MODEL_NOTE in images.status()
+    assert StyleService(exported, store).transfer.nets.name == "onnx"
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text("{}")
@@ -197,7 +197,7 @@ def test_fp16_export_is_checked_against_fp32_pytorch_and_runs(stytr2_model, expo
     fp16_errors = graphs["stytr2/transformer"]["max_abs_error"]
     assert fp16_errors["second_shape"] > 10 * fp32_errors["second_shape"]  # really half precision
     transfer = StyleTransfer.load(out, backend="onnx")
-    assert {s.precision for s in transfer.nets.sessions.values()} == {"fp16"}
+    assert {s.precision for s in transfer.nets.backends.values()} == {"fp16"}
     rng = np.random.default_rng(1)
     content = Image.fromarray(rng.integers(0, 255, (48, 40, 3), dtype=np.uint8))
     reference = StyleTransfer.load(stytr2_model)(content, content)
@@ -252,7 +252,7 @@ def test_fp16_chart_graphs_load_and_chart_like_fp32(corpus, tmp_path):
 
 
 def test_app_onnx_option_serves_each_tab_the_export_holds(exported, tmp_path):
-    from app.commands import onnx_app_folders
+    from app.cli.serve import onnx_app_folders
 
     assert onnx_app_folders(exported) == {"stytr2": exported}
     with pytest.raises(ModelFolderError, match=r"no manifest\.json"):

@@ -12,7 +12,9 @@ from PIL import Image
 import export.images as images
 from app.cli import main
 from export.images import open_image, to_image, to_tensor
+from export.weights import load_model_folder
 from stytr2 import ImageError, StyleTransfer
+from stytr2.model import StyTr2Config, StyTr2Net
 from stytr2.pipeline import keep_colors
 from tests.test_stytr2_parity import FIXTURE, write_official_files
 
@@ -42,7 +44,8 @@ def test_studio_style_writes_exactly_the_network_output(model_dir, transfer, tmp
     with torch.inference_mode():
         c = to_tensor(open_image(FIXTURE / "content.png"))
         s = to_tensor(open_image(FIXTURE / "style.png"))
-        expected = np.asarray(to_image(transfer.nets.net(c, s)["image"]))
+        _, net = load_model_folder(model_dir, StyTr2Config, StyTr2Net)  # the network itself
+        expected = np.asarray(to_image(net(c, s)["image"]))
     with Image.open(out) as written:
         assert np.array_equal(np.asarray(written), expected)
         params = json.loads(written.info["parameters"])
@@ -185,7 +188,7 @@ def test_style_tab_service_writes_a_png_job_and_history(model_dir, tmp_path):
     import secrets
 
     from app.jobs import JobStore
-    from app.style_tab import StyleService
+    from app.services.style import StyleService
 
     service = StyleService(model_dir, JobStore(tmp_path / "jobs"))
     session = secrets.token_hex(16)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.charts_tab import ChartService, job_view
-from app.images_tab import TEST_MODEL_NOTE, ImageService
 from app.jobs import JobError, JobStore
+from app.services.charts import ChartService, job_view
+from app.services.images import TEST_MODEL_NOTE, ImageService
 from export.images import png_parameters
 from genelive import ChartGenerator
 from genelive.audio import AudioError
@@ -49,9 +49,9 @@ def _run(service, session, song, **kw):
     )
     args.update(kw)
     stages = []
-    for fraction, stage in service.generate(session, str(song), *args.values()):
-        stages.append((fraction, stage))
-    return stages
+    report = lambda fraction, stage: stages.append((fraction, stage))  # noqa: E731
+    job = service.generate(session, str(song), *args.values(), progress=report)
+    return [*stages, (1.0, job)]
 
 
 def test_generate_writes_a_job_with_everything_the_panel_shows(service, song):
@@ -100,10 +100,9 @@ def test_regenerate_one_difficulty_keeps_the_others(service, song):
 
 def test_cancel_marks_the_job_and_stops_the_work(service, song):
     session = secrets.token_hex(16)
-    steps = service.generate(session, str(song), 120.0, -0.5, None, ["Easy"], [0] * 5, 1,
-                             False, ["sm"])  # fmt: skip
-    next(steps)
-    steps.close()  # what Gradio does on Cancel
+    with pytest.raises(Cancelled):  # Cancel pressed as the first stage starts
+        service.generate(session, str(song), 120.0, -0.5, None, ["Easy"], [0] * 5, 1, False,
+                         ["sm"], lambda fraction, stage: service.cancel(session))  # fmt: skip
     (record,) = service.store.history(session)
     assert record["status"] == "cancelled"
     assert not (service.store.root / record["id"] / "song").exists()

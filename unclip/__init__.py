@@ -1,6 +1,7 @@
 """unCLIP (DALL·E 2 / Karlo): images from text, image variations, interpolation, text diffs."""
 
+from export.progress import Cancelled
 from unclip.components import UnCLIPModelError
-from unclip.pipeline import Cancelled, Guidance, ImageResult, Steps, UnCLIP
+from unclip.pipeline import Guidance, ImageResult, Steps, UnCLIP
 
 __all__ = ["Cancelled", "Guidance", "ImageResult", "Steps", "UnCLIP", "UnCLIPModelError"]

@@ -13,7 +13,11 @@ from unclip.components import KarloFolder
 
 
 class TorchNets:
-    """Each method is one network call; components load on first use."""
+    """Each method is one network call; components load on first use. (Not export/backend.py's
+    arrays-in, arrays-out Backend: diffusers' components carry the device and dtype, and the
+    sampling loops keep their tensors on the device between calls.)"""
+
+    name = "torch"
 
     def __init__(self, folder: KarloFolder):
         self.folder = folder
@@ -84,7 +88,10 @@ COPIED = ("tokenizer", "feature_extractor", "prior_scheduler", "decoder_schedule
 
 
 class OnnxNets:
-    """The same calls as TorchNets, on the graphs of `studio export unclip` (hash-checked)."""
+    """The same calls as TorchNets, on the graphs of `studio export unclip` (hash-checked), each
+    an export/backend.py OnnxBackend."""
+
+    name = "onnx"
 
     def __init__(self, folder: KarloFolder, export_dir: Path, device: str = "auto"):
         from export.manifest import load_graph

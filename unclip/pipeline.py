@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,21 +25,18 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from export.atomic import write_atomic
+from export.backend import check_backend, pick_device
 from export.checks import SEED_LIMIT, InvalidValue, check_seed
 from export.images import open_image, png_with_parameters
+from export.progress import Progress, check_cancel
 from unclip.components import MODEL_INDEX, KarloFolder, UnCLIPModelError, resolve_model
 from unclip.nets import GRAPH_OUTPUTS, OnnxNets, TorchNets
 
-Progress = Callable[[float, str], None]  # (fraction of the job done, what is running)
 MAX_STEPS = 1000
 MAX_GUIDANCE = 50.0
 MAX_IMAGES = 16
 MAX_FRAMES = 64
 MAX_PROMPT_CHARS = 2000  # CLIP reads 77 tokens (a few hundred characters); more is a mistake
-
-
-class Cancelled(Exception):
-    """Raised between steps when the caller's cancel event is set."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +96,7 @@ class Tracker:
         self.label = ""
 
     def check(self, what: str) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled(f"cancelled during {self.label}{what}")
+        check_cancel(self.cancel, f"{self.label}{what}")
 
     def step(self, what: str) -> None:
         self.done += 1
@@ -157,15 +153,16 @@ class UnCLIP:
         self.device, self.dtype = folder.device, folder.dtype
 
     @classmethod
-    def load(cls, model: str | Path, backend: str = "torch", device=None, dtype=None) -> UnCLIP:
+    def load(cls, model: str | Path, backend: str = "torch", device: str = "auto",
+             dtype=None) -> UnCLIP:  # fmt: skip
         """A Karlo-format folder (or hub id); components load when a task first needs them.
-        backend="onnx": the folder `studio export unclip` wrote (hash-checked; CPU, or CUDA
-        when a GPU is present)."""
-        if backend == "onnx":
-            return cls._load_onnx(Path(model), device or "auto")
-        if backend != "torch":
-            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        backend="onnx": the folder `studio export unclip` wrote (hash-checked). `device`:
+        "auto" is CUDA when a GPU is present, else the CPU; `dtype` (PyTorch): float16 on CUDA,
+        float32 on the CPU unless given."""
+        device = pick_device(device or "auto")
+        if check_backend(backend) == "onnx":
+            return cls._load_onnx(Path(model), device)
+        device = torch.device(device)
         dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
         folder = KarloFolder(resolve_model(model), device, dtype)
         if not folder.tasks():

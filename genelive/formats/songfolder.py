@@ -10,17 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.atomic import write_folder
+from export.atomic import OutputError, write_folder
 from export.checks import InvalidValue, safe_filename
 from genelive.formats.chartset import FORMATS
 from genelive.formats.preview import encode_ogg
 
 # Both games read these as they are; anything else is transcoded to Ogg Vorbis.
 GAME_AUDIO_SUFFIXES = (".ogg", ".mp3")
-
-
-class OutputError(OSError):
-    """The output folder cannot be written, with the reason."""
 
 
 def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:

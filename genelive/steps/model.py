@@ -74,10 +74,11 @@ class StepModel:
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, backend: str = "torch",
-             device: str = "cpu") -> StepModel:  # fmt: skip
+             device: str = "auto") -> StepModel:  # fmt: skip
         """backend="onnx": `model_dir` is a folder `studio export chart` wrote (hash-checked).
-        One row at a time is latency-bound, so the CPU is the default device."""
+        One row at a time is latency-bound, so "auto" is the CPU here, GPU or not."""
         folder = Path(model_dir) if model_dir is not None else STEPS_DIR
+        device = "cpu" if device == "auto" else device
         if check_backend(backend) == "onnx":
             onnx_backend = load_graph(folder, STEPS_GRAPH, device, memory_arena=False)
             graph = onnx_backend.path.parent

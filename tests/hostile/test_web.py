@@ -121,6 +121,10 @@ def _chart_request(session, song_file, bpm=120, offset=-0.5, seed=3, timing=None
         seed,
         False,
         ["sm", "json"],
+        4,  # keys
+        1.0,  # temperature
+        "",  # title
+        "",  # artist
     ]
 
 

@@ -1,4 +1,11 @@
-"""How a refused input reads in each interface: one line, in that interface's own words.
+"""What counts as the user's mistake, and how it reads in each interface: one line, in that
+interface's own words.
+
+Every error class of ours that means "the input is wrong" is a ValueError (InvalidValue,
+AudioError, ImageError, ModelFolderError, OsuError, TimingError, ChartFileError, JobError,
+BatchError, ...), or an OSError saying an output cannot be written (OutputError): the command
+line prints those as `error: ...` and exits 2, the web app shows them as one line. Anything else
+is a fault of ours.
 
 The model packages name a bad value by their argument name (`offset_s`, `max_duration_s`); the
 command line says the flag (`--offset`, `--max-minutes`), the web app the field's label
@@ -10,7 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from export.atomic import OutputError
 from export.checks import InvalidValue
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, OutputError)
 
 MAX_CHARS = 400  # a message is a line someone reads, not a dump of the input
 

@@ -1,15 +1,12 @@
-"""The Style tab: StyTr² on uploaded images, results kept as job folders (PNG with parameters)."""
+"""Style transfer for the web app: StyTr² on uploaded images, results kept as job folders (a PNG
+with its parameters)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import gradio as gr
-
-from app.charts_tab import history_rows
 from app.jobs import JobStore
-from app.serve import served
-from app.web_common import image_upload, number_field, reported, slider_field
+from app.services.history import history_rows
 from export.atomic import write_atomic
 from export.checks import InvalidValue, check_number
 from export.images import png_with_parameters
@@ -88,34 +85,3 @@ def _weights(text) -> list[float] | None:
     except ValueError:
         raise InvalidValue.of("style_weights", f"must be numbers such as '1 2', not "
                                                f"{str(text)[:40]!r}") from None  # fmt: skip
-
-
-def build_style_tab(service: StyleService, session) -> None:
-    gr.Markdown(service.status())
-    with gr.Row():
-        content = image_upload(label="Content")
-        styles = gr.File(label="Style image(s)", file_count="multiple", type="filepath",
-                         file_types=["image"])  # fmt: skip
-    with gr.Row():
-        alpha = slider_field(0, 1, value=1.0, step=0.05, label="Style strength")
-        preserve = gr.Checkbox(label="Keep the content's colours")
-        weights = gr.Textbox(label="Style weights (one per style, e.g. '1 2')", value="")
-        size = number_field(label="Longer side px (0 = as uploaded)", value=0, precision=0)
-    run = gr.Button("Stylise", variant="primary")
-    result = gr.Image(label="Result", type="filepath", interactive=False)
-    download = gr.File(label="PNG (parameters embedded)", interactive=False)
-    history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your style results", interactive=False)
-
-    @reported
-    def on_run(session_id, c, s, a, p, w, n, progress=gr.Progress()):  # noqa: B008
-        progress(0.0, desc="stylising")
-
-        def tiles(done: int, total: int) -> None:
-            progress(done / total, desc=f"stylising: tile {done} of {total}" if total > 1 else "")
-
-        out = served(service.run(session_id, c, s, a, p, w, n, progress=tiles))
-        return out, out, service.history_rows(session_id)
-
-    run.click(on_run, [session, content, styles, alpha, preserve, weights, size],
-              [result, download, history], api_name="stylize",
-              concurrency_id="stytr2", concurrency_limit=1)  # fmt: skip

@@ -1,8 +1,8 @@
 """What every tab of the web app shares: handlers whose failures reach the browser as one line,
 and upload fields whose files our own readers check before Gradio touches them.
 
-Handlers: an input we refuse (app.commands.USER_ERRORS, job lookups) is shown as its one-line
-message in the web app's words (app/messages.py); anything else is a fault of ours, logged with
+Handlers: an input we refuse (app.errors.USER_ERRORS, job lookups) is shown as its one-line
+message in the web app's words (app/errors.py); anything else is a fault of ours, logged with
 its traceback and shown as one line that says so, never Gradio's generic error.
 
 Fields: `gr.Image` opens an upload with PIL in its own preprocessing, before any handler of
@@ -23,9 +23,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.commands import USER_ERRORS
+from app.errors import USER_ERRORS, for_web
 from app.jobs import JobError
-from app.messages import for_web
 from export.images import ImageError, probe_image
 
 log = logging.getLogger(__name__)

@@ -27,6 +27,18 @@ def minutes(text: str) -> float:
     return value
 
 
+def add_model(p: argparse.ArgumentParser, help_text: str = "model folder (default: bundled)"):
+    p.add_argument("--model", type=Path, default=None, help=help_text)
+
+
+def add_allow_pickle(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept checkpoints holding arbitrary Python objects (may run code: trust needed)",
+    )
+
+
 def add_backend_option(p: argparse.ArgumentParser, what: str) -> None:
     """`--backend torch|onnx` for a command whose --model may be an export folder."""
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",

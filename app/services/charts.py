@@ -1,38 +1,49 @@
-"""The Charts tab: what it does (ChartService, plain Python, tested) and how it looks (build)."""
+"""Charts for the web app: tempo candidates, a job per song (the one orchestrator,
+genelive.ChartGenerator, with the tab's settings), regenerating one difficulty, the history,
+and what the result panel shows of a job."""
 
 from __future__ import annotations
 
 import io
-import logging
-import secrets
+import threading
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
 from app.jobs import Job, JobError, JobStore
+from app.services.history import history_rows, job_seed
 from export.atomic import write_atomic
-from export.checks import check_number, check_seed, safe_filename
+from export.checks import check_number, one_line, safe_filename
+from export.progress import Cancelled, Progress, check_cancel, quiet
 from genelive.audio import MAX_DURATION_S, load_audio
 from genelive.difficulty import DIFFICULTIES
+from genelive.formats.chartset import FORMATS, ChartSet
 from genelive.formats.reading import read_json_chart
 from genelive.formats.songfolder import check_formats
-from genelive.generator import ChartGenerator, SongAnalysis, check_density, parse_difficulties
+from genelive.generator import (
+    ChartGenerator,
+    GeneratedSong,
+    SongAnalysis,
+    check_density,
+    check_keys,
+    check_temperature,
+    parse_difficulties,
+)
 from genelive.tempo import estimate_tempo
 from genelive.timing import MAX_OFFSET_S, check_bpm
 
-FORMAT_CHOICES = ["sm", "ssc", "osu", "json"]
+FORMAT_CHOICES = list(FORMATS)
 SONG_DIR = "song"  # inside a job folder: the song folder a game loads
-ANALYSES_KEPT = 8  # songs whose analysis stays in memory for "regenerate this difficulty"
+SONGS_KEPT = 8  # songs whose charts and analysis stay in memory for "regenerate this difficulty"
 STAT_HEADERS = ["difficulty", "meter", "notes", "holds", "notes/s", "seed"]
 HISTORY_HEADERS = ["job", "created", "song", "BPM", "offset s", "seed", "difficulties", "status"]
-
-log = logging.getLogger(__name__)
 
 
 class ChartService:
     def __init__(self, generator: ChartGenerator, store: JobStore):
         self.generator, self.store = generator, store
-        self._analyses: OrderedDict[str, SongAnalysis] = OrderedDict()
+        self._songs: OrderedDict[str, GeneratedSong] = OrderedDict()  # job id → its charts
+        self._cancel: dict[str, threading.Event] = {}
 
     # ------------------------------------------------------------------ timing
 
@@ -64,18 +75,27 @@ class ChartService:
         seed: float | None,
         random_seed: bool,
         formats: list[str],
-        progress=None,
-    ):
-        """Yields (fraction, stage) while it works, then the finished Job."""
-        report = progress or (lambda fraction, stage: None)
+        progress: Progress | None = None,
+        keys: int = 4,
+        temperature: float = 1.0,
+        title: str | None = None,
+        artist: str | None = None,
+    ) -> Job:
+        """A new job: every asked difficulty of the song, written into its folder. Every setting
+        is checked before the job is made; `progress(fraction, stage)` hears each stage, and
+        `cancel(session)` stops the work at the next one (the job is marked cancelled)."""
+        report = progress or quiet
         audio_path = _need_audio(audio_path)
         names = parse_difficulties(difficulties or [])
         formats = list(check_formats(formats or []))
         density = check_density({d: v for d, v in zip(DIFFICULTIES, densities, strict=True) if v})
-        seed = _seed(seed, random_seed)
+        seed = job_seed(seed, random_seed)
         bpm = check_bpm(bpm) if bpm else None  # the form shows an empty BPM as 0: estimate
         if bpm is not None and offset_s is not None:
             offset_s = check_number(offset_s, "offset_s", -MAX_OFFSET_S, MAX_OFFSET_S, unit="s")
+        keys, temperature = check_keys(keys), check_temperature(temperature)
+        title = one_line(title or "", "title") or None
+        artist = one_line(artist or "", "artist") or None
         params = {
             "song": Path(audio_path).name,
             "bpm": bpm,
@@ -85,31 +105,36 @@ class ChartService:
             "density_nps": density,
             "seed": seed,
             "formats": formats,
+            "keys": keys,
+            "temperature": temperature,
+            "title": title,
+            "artist": artist,
         }
         job = self.store.new(session, "chart", params)
+        cancel = self._cancel[session] = threading.Event()
         try:
-            yield 0.0, "decoding audio"
-            song = self.generator.analyse(
-                audio_path,
-                names,
-                params["bpm"],
-                params["offset_s"],
-                timing_file,
-                progress=lambda f, stage: report(0.5 * f, stage),
-            )
-            self._remember(job.id, song)
-            charts = []
-            for i, name in enumerate(names):
-                yield 0.5 + 0.4 * i / len(names), f"notes, arrows and holds: {name}"
-                charts.append(self.generator.make_chart(song, name, seed, density.get(name)))
-            yield 0.9, "writing files and previews"
-            self._write(job, song, charts, seed, formats, density)
-        except BaseException as e:  # cancelled (GeneratorExit) or failed: say so in history
-            job.record["status"] = "failed" if isinstance(e, Exception) else "cancelled"
+            song = self.generator(
+                audio_path, names, seed, params["bpm"], params["offset_s"], timing_file, density,
+                temperature, keys, title, artist, MAX_DURATION_S,
+                progress=lambda f, stage: report(0.9 * f, stage), cancel=cancel,
+            )  # fmt: skip
+            check_cancel(cancel, "writing files and previews")
+            report(0.9, "writing files and previews")
+            self._write(job, song, formats)
+        except BaseException as e:  # cancelled or failed: say so in history
+            job.record["status"] = "cancelled" if isinstance(e, Cancelled) else "failed"
             job.record["error"] = str(e)[:500]
             job.save()
             raise
-        yield 1.0, job
+        finally:
+            self._cancel.pop(session, None)
+        report(1.0, "done")
+        return job
+
+    def cancel(self, session: str) -> None:
+        """Stop this session's running chart job at its next stage."""
+        if session in self._cancel:
+            self._cancel[session].set()
 
     def regenerate(self, session: str, job_id: str, difficulty: str, seed: float | None) -> Job:
         """One difficulty again with another seed; the others are kept as they are."""
@@ -120,16 +145,14 @@ class ChartService:
         params = job.record["params"]
         if name not in params["difficulties"]:
             raise JobError(f"job {job_id} has no {name} chart")
-        seed = _seed(seed, random_seed=False)
-        song = self._analyses.get(job.id) or self._reanalyse(job)
-        self._remember(job.id, song)
-        charts = [
-            self.generator.make_chart(song, name, seed, params["density_nps"].get(name))
-            if c["difficulty"] == name
-            else self._kept_chart(job, c["difficulty"])
-            for c in job.record["results"]["charts"]
-        ]
-        self._write(job, song, charts, params["seed"], params["formats"], params["density_nps"])
+        seed = job_seed(seed, random_seed=False)
+        song = self._songs.get(job.id)
+        analysis = song.analysis if song is not None else None
+        if song is None:
+            song, analysis = self._reread(job)
+        song = self.generator.regenerate(song, name, seed, params["density_nps"].get(name),
+                                         params.get("temperature", 1.0), analysis)  # fmt: skip
+        self._write(job, song, params["formats"])
         return job
 
     # ------------------------------------------------------------------ history
@@ -142,34 +165,30 @@ class ChartService:
 
     # ------------------------------------------------------------------ internals
 
-    def _remember(self, job_id: str, song: SongAnalysis) -> None:
-        self._analyses[job_id] = song
-        self._analyses.move_to_end(job_id)
-        while len(self._analyses) > ANALYSES_KEPT:
-            self._analyses.popitem(last=False)
+    def _remember(self, job_id: str, song: GeneratedSong) -> None:
+        self._songs[job_id] = song
+        self._songs.move_to_end(job_id)
+        while len(self._songs) > SONGS_KEPT:
+            self._songs.popitem(last=False)
 
-    def _reanalyse(self, job: Job) -> SongAnalysis:
-        """After a restart: the job's own audio copy and tempo map (its JSON chart)."""
+    def _reread(self, job: Job) -> tuple[ChartSet, SongAnalysis]:
+        """After a restart: the job's charts (its JSON chart), and their analysis again from the
+        job's own audio copy and tempo map."""
         res = job.record["results"]
         folder = job.folder / SONG_DIR
-        return self.generator.analyse(
-            folder / res["audio"],
-            job.record["params"]["difficulties"],
-            timing_from=folder / res["json"],
-        )
+        analysis = self.generator.analyse(folder / res["audio"],
+                                          job.record["params"]["difficulties"],
+                                          timing_from=folder / res["json"])  # fmt: skip
+        return read_json_chart(folder / res["json"]), analysis
 
-    def _kept_chart(self, job: Job, difficulty: str):
-        res = job.record["results"]
-        return read_json_chart(job.folder / SONG_DIR / res["json"]).chart(difficulty)
-
-    def _write(self, job: Job, song: SongAnalysis, charts, seed: int, formats, density) -> None:
-        result = self.generator.assemble(song, charts, seed, settings={"density_nps": density})
+    def _write(self, job: Job, song: GeneratedSong, formats) -> None:
         # JSON always: it is how a job's charts are read back (regenerate, history). The song
         # folder lands whole by one rename (a regenerated one replaces the old whole).
-        files = result.save(job.folder / SONG_DIR, sorted({*formats, "json"}), preview=True,
-                            replace=True)  # fmt: skip
-        song.audio_path = job.folder / SONG_DIR / result.audio_filename  # the upload may go
-        name = safe_filename(result.title, "song")
+        files = song.save(job.folder / SONG_DIR, sorted({*formats, "json"}), preview=True,
+                          replace=True)  # fmt: skip
+        song.audio_path = job.folder / SONG_DIR / song.audio_filename  # the upload may go
+        song.analysis.audio_path = song.audio_path
+        name = safe_filename(song.title, "song")
         zip_path = job.folder / f"{name}.zip"
         write_atomic(zip_path, _zip_song_folder(files, name))
         json_name = next(p.name for p in files if p.suffix == ".json" and p.parent.name == SONG_DIR)
@@ -177,8 +196,8 @@ class ChartService:
             status="done",
             error=None,
             results={
-                **result.summary(),
-                "audio": result.audio_filename,
+                **song.summary(),
+                "audio": song.audio_filename,
                 "json": json_name,
                 "files": [
                     str(p.relative_to(job.folder)) for p in files if "preview" not in p.parts
@@ -187,6 +206,7 @@ class ChartService:
             },
         )
         job.save()
+        self._remember(job.id, song)
 
 
 def _history_row(r: dict) -> list:
@@ -194,25 +214,6 @@ def _history_row(r: dict) -> list:
     return [r["id"], r["created"], p["song"], res.get("bpm", p.get("bpm")),
             res.get("offset", p.get("offset_s")), p["seed"], ",".join(p["difficulties"]),
             r["status"]]  # fmt: skip
-
-
-def history_rows(store: JobStore, session: str, kind: str, row) -> list[list]:
-    """One table row per job of this session, made by `row(record)`; a record that cannot make
-    one (damaged, or from an older version) is left out, never the whole history."""
-    rows = []
-    for record in store.history(session, kind):
-        try:
-            rows.append(row(record))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            log.warning("job %s: its record does not make a history row", record["id"])
-    return rows
-
-
-def _seed(seed, random_seed: bool) -> int:
-    """The seed a job uses: the given one, checked, or a random one."""
-    if random_seed or seed is None:
-        return secrets.randbelow(2**31)
-    return check_seed(seed)
 
 
 def _need_audio(audio_path: str | None) -> str:

@@ -8,10 +8,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from app.options import add_chart_options, add_style_options
+from app.cli.options import add_chart_options, add_style_options
 
 
-def add_batch_parser(sub) -> None:
+def add_parsers(sub) -> None:
     batch = sub.add_parser(
         "batch",
         help="chart, restyle or imagine a whole catalogue (resumable; local or on Ray)",
@@ -31,7 +31,7 @@ def add_batch_parser(sub) -> None:
     add_style_options(p)
     _add_common(p)
 
-    from app.unclip_commands import add_unclip_options
+    from app.cli.images import add_unclip_options
 
     p = kinds.add_parser("imagine", help="images for each line of PROMPTS.txt")
     p.add_argument("source", type=Path, metavar="PROMPTS.txt",
@@ -55,7 +55,7 @@ def settings_of(args) -> dict:
     """Everything that changes an item's output, as stored in the manifest."""
     path = lambda p: None if p is None else str(Path(p).resolve())  # noqa: E731
     if args.kind == "charts":
-        from app.commands import parse_density
+        from app.cli.charts import parse_density
         from genelive.generator import parse_difficulties
 
         return {"model": path(args.model), "steps_model": path(args.steps_model),
@@ -69,8 +69,8 @@ def settings_of(args) -> dict:
                 "styles": [path(p) for p in args.style], "alpha": args.alpha,
                 "preserve_color": args.preserve_color, "style_weights": args.style_weights,
                 "size": args.size}  # fmt: skip
+    from app.cli.images import stage_settings
     from app.paths import UNCLIP_DIR
-    from app.unclip_commands import stage_settings
 
     steps, guidance = stage_settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
     model = args.model or UNCLIP_DIR

@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 from app.paths import STYTR2_DIR, UNCLIP_DIR
-from export.onnx import DEFAULT_OPSET, EXPORTERS, PRECISIONS, ExportError, export_graphs
+from export.manifest import DEFAULT_OPSET, EXPORTERS, PRECISIONS
 
 PIPELINES = ("chart", "stytr2", "unclip")
 
 
-def add_export_parser(sub) -> None:
+def add_parsers(sub) -> None:
     p = sub.add_parser(
         "export",
         help="export networks to ONNX, verified, with a manifest",
@@ -41,6 +41,8 @@ def add_export_parser(sub) -> None:
 
 
 def run_export(args) -> dict:
+    from export.onnx import ExportError, export_graphs
+
     report = lambda line: print(line, file=sys.stderr)  # noqa: E731
     specs = []
     for what, model in _pipelines(args, report):

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.options import add_backend_option, number
+from app.cli.options import add_backend_option, number
 from app.paths import UNCLIP_DIR
 
 
-def add_unclip_parsers(sub) -> None:
+def add_parsers(sub) -> None:
     p = sub.add_parser("imagine", help="images from a text prompt (unCLIP / Karlo)")
     p.add_argument("prompt", nargs="?", default=None, help="what to draw")
     p.add_argument("--from-png", type=Path, default=None,
