@@ -180,13 +180,11 @@ def _export_one(spec: GraphSpec, out_dir: Path, key: dict) -> dict:
 def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> None:
     names = dict(input_names=list(spec.example), output_names=spec.outputs, opset_version=opset)
     quiet = io.StringIO()
-    # It lists the torchvision ops it cannot register; we have no torchvision and need none.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    # It notes each Split it leaves unfolded; harmless, and one line per attention layer.
-    logging.getLogger("onnxscript.optimizer._constant_folding").setLevel(logging.ERROR)
     try:
+        # The exporters print progress and notes of their own; for this call only, they go to a
+        # buffer (every check that matters follows the export).
         with (torch.no_grad(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet),
-              warnings.catch_warnings()):  # fmt: skip
+              warnings.catch_warnings(), _quiet_loggers(*EXPORTER_CHATTER)):  # fmt: skip
             # The exporters' deprecation notices and tracer hints: the checks below decide.
             warnings.simplefilter("ignore")
             if exporter == "dynamo":
@@ -199,6 +197,26 @@ def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> N
     except Exception as e:
         raise ExportError(f"{spec.name}: {exporter} export at opset {opset} failed: "
                           f"{str(e).splitlines()[0]}") from e  # fmt: skip
+
+
+# It lists the torchvision ops it cannot register (we have no torchvision and need none); it
+# notes each Split it leaves unfolded (harmless, one line per attention layer).
+EXPORTER_CHATTER = ("torch.onnx._internal.exporter._registration",
+                    "onnxscript.optimizer._constant_folding")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    """These loggers at ERROR for the block only; their levels are restored after."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _dynamic_shapes(spec: GraphSpec) -> dict:

@@ -14,9 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import diffusers
 import torch
-import transformers
 from diffusers import PriorTransformer, UNet2DConditionModel, UNet2DModel
 from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from diffusers.schedulers import UnCLIPScheduler
@@ -28,10 +26,6 @@ from transformers import (
 )
 
 from export.checks import parse_json
-
-# Their per-file progress bars would interleave with ours (CLI) and fill the app's log.
-diffusers.utils.logging.disable_progress_bar()
-transformers.utils.logging.disable_progress_bar()
 
 MODEL_INDEX = "model_index.json"
 TINY_MARK = "_genelive_tiny_random"  # model_index.json key of `studio make-tiny-unclip` folders

@@ -62,9 +62,11 @@ SIZES = {
 
 def make_tiny_unclip(out_dir: Path, size: str = "tiny", seed: int = 0) -> Path:
     """Write the folder (atomically) and return its path."""
-    s = SIZES[size]
-    torch.manual_seed(check_seed(seed))
-    with atomic_folder(Path(out_dir)) as tmp:
+    s, seed = SIZES[size], check_seed(seed)
+    # The random weights come from PyTorch's global generator; fork it so that the caller's
+    # random state is as it was.
+    with torch.random.fork_rng(devices=[]), atomic_folder(Path(out_dir)) as tmp:
+        torch.manual_seed(seed)
         write_clip_tokenizer(tmp / "tokenizer")
         text = CLIPTextConfig(
             vocab_size=CLIP_VOCAB_SIZE,

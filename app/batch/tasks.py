@@ -168,11 +168,13 @@ class ImagineWorker:
         check_number(settings["num_images"], "num_images", 1, MAX_IMAGES, integer=True)
 
     def __init__(self, settings: dict):
+        from app.runtime import quiet_model_loading
         from unclip import Guidance, Steps, UnCLIP
 
         self.check(settings)
         self.settings = settings
         self.steps, self.guidance = Steps(**settings["steps"]), Guidance(**settings["guidance"])
+        quiet_model_loading()
         self.pipe = UnCLIP.load(settings["model"], backend=settings["backend"],
                                 device=settings["device"])  # fmt: skip
 

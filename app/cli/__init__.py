@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shlex
 import sys
 
 from app.cli import batch, charts, export, images, serve, style
+from app.runtime import configure_logging
 
 
 class Parser(argparse.ArgumentParser):
@@ -43,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     parser.set_defaults(command_line="studio " + shlex.join(argv))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         result = args.run(args)
     except KeyboardInterrupt:

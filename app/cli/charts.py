@@ -273,6 +273,7 @@ def parse_tempo_map(text: str) -> list[list[float]]:
 def run_train(args) -> None:
     import dataclasses
 
+    from app.runtime import use_training_threads
     from genelive.onsets.config import PRESETS, OnsetConfig
     from genelive.training.data import DEFAULT_CACHE
     from genelive.training.onsets import TrainConfig, train
@@ -296,6 +297,7 @@ def run_train(args) -> None:
         if not isinstance(config, OnsetConfig):
             raise ValueError("--downbeat-value applies to the GenéLive configs (small, paper)")
         config = dataclasses.replace(config, downbeat_value=args.downbeat_value)
+    use_training_threads()
     train(
         args.data_dir,
         args.output,

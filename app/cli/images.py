@@ -88,8 +88,10 @@ def stage_settings(args, stages: tuple[str, ...], scales: tuple[str, ...]):
 
 
 def _load(args):
+    from app.runtime import quiet_model_loading
     from unclip import UnCLIP
 
+    quiet_model_loading()
     model = args.model or UNCLIP_DIR
     pipe = UnCLIP.load(model, backend=args.backend, device=args.device)
     if pipe.is_tiny_random:

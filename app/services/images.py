@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.jobs import JobStore
 from app.paths import UNCLIP_DIR
+from app.runtime import quiet_model_loading
 from app.services.history import history_rows, job_seed
 from export.checks import check_number
 from export.folder import ModelFolderError
@@ -26,6 +27,7 @@ class ImageService:
         self._cancel: dict[str, threading.Event] = {}
         if model_dir is not None and Path(model_dir).exists():
             try:
+                quiet_model_loading()
                 self.pipe = UnCLIP.load(model_dir, backend=backend_for(model_dir))
             except (UnCLIPModelError, ModelFolderError) as e:
                 self.problem = str(e)

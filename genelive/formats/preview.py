@@ -24,48 +24,45 @@ LANE_COLOURS = ("#d94f70", "#3d8bd9", "#3dbf74", "#e0a030")
 
 def chart_picture(song: ChartSet, chart: Chart, song_mel: np.ndarray, duration_s: float) -> bytes:
     """PNG bytes of the chart over the song; `song_mel` is the song's (T, 229) log-mel."""
-    import matplotlib
+    # A Figure of its own (no pyplot): no global backend switch, no figure registry, safe
+    # in the web app's worker threads.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_spec, ax_notes, ax_density) = plt.subplots(
-        3, 1, figsize=(16, 6), sharex=True, gridspec_kw={"height_ratios": [2, 2, 1]}
+    fig = Figure(figsize=(16, 6))
+    ax_spec, ax_notes, ax_density = fig.subplots(
+        3, 1, sharex=True, gridspec_kw={"height_ratios": [2, 2, 1]}
     )
-    try:
-        ax_spec.imshow(song_mel.T, origin="lower", aspect="auto", cmap="magma",
-                       extent=(0, len(song_mel) / FPS, 0, song_mel.shape[1]))  # fmt: skip
-        ax_spec.set_yticks([])
-        grid, first_beat = song.timing.beat_grid(duration_s)
-        measure = (np.arange(len(grid.times_s)) + first_beat) % 4 == 0
-        ax_spec.vlines(grid.times_s[~measure], 0, song_mel.shape[1], colors="w", lw=0.3, alpha=0.3)
-        ax_spec.vlines(grid.times_s[measure], 0, song_mel.shape[1], colors="w", lw=0.6, alpha=0.7)
-        ax_spec.set_title(
-            f"{song.title} — {chart.difficulty} (meter {chart.meter}): {chart.n_notes} notes, "
-            f"{chart.n_holds} holds, {chart.nps:.2f} notes/s, {song.timing.bpm:g} BPM"
-        )
-        notes = note_array(chart)  # (N, 3): time, column, hold end (NaN for taps)
-        for lane in range(4):  # one artist per lane and kind: thousands of notes stay fast
-            colour = LANE_COLOURS[lane]
-            mine = notes[notes[:, 1] == lane]
-            holds = mine[np.isfinite(mine[:, 2])]
-            ax_notes.hlines(np.full(len(holds), lane), holds[:, 0], holds[:, 2], colors=colour,
-                            lw=4, alpha=0.6)  # fmt: skip
-            ax_notes.plot(mine[:, 0], np.full(len(mine), lane), "s", color=colour, ms=3)
-        ax_notes.set_ylim(-0.7, 3.7)
-        ax_notes.set_yticks(range(4), ["←", "↓", "↑", "→"])
-        ax_notes.vlines(grid.times_s[measure], -0.7, 3.7, colors="k", lw=0.4, alpha=0.3)
-        t, rate = density_curve(chart, duration_s)
-        ax_density.fill_between(t, rate, color="#555", alpha=0.6)
-        ax_density.set_ylabel("notes/s")
-        ax_density.set_xlabel("time (s)")
-        ax_density.set_xlim(0, duration_s)
-        fig.subplots_adjust(left=0.04, right=0.99, top=0.94, bottom=0.08, hspace=0.12)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+    ax_spec.imshow(song_mel.T, origin="lower", aspect="auto", cmap="magma",
+                   extent=(0, len(song_mel) / FPS, 0, song_mel.shape[1]))  # fmt: skip
+    ax_spec.set_yticks([])
+    grid, first_beat = song.timing.beat_grid(duration_s)
+    measure = (np.arange(len(grid.times_s)) + first_beat) % 4 == 0
+    ax_spec.vlines(grid.times_s[~measure], 0, song_mel.shape[1], colors="w", lw=0.3, alpha=0.3)
+    ax_spec.vlines(grid.times_s[measure], 0, song_mel.shape[1], colors="w", lw=0.6, alpha=0.7)
+    ax_spec.set_title(
+        f"{song.title} — {chart.difficulty} (meter {chart.meter}): {chart.n_notes} notes, "
+        f"{chart.n_holds} holds, {chart.nps:.2f} notes/s, {song.timing.bpm:g} BPM"
+    )
+    notes = note_array(chart)  # (N, 3): time, column, hold end (NaN for taps)
+    for lane in range(4):  # one artist per lane and kind: thousands of notes stay fast
+        colour = LANE_COLOURS[lane]
+        mine = notes[notes[:, 1] == lane]
+        holds = mine[np.isfinite(mine[:, 2])]
+        ax_notes.hlines(np.full(len(holds), lane), holds[:, 0], holds[:, 2], colors=colour,
+                        lw=4, alpha=0.6)  # fmt: skip
+        ax_notes.plot(mine[:, 0], np.full(len(mine), lane), "s", color=colour, ms=3)
+    ax_notes.set_ylim(-0.7, 3.7)
+    ax_notes.set_yticks(range(4), ["←", "↓", "↑", "→"])
+    ax_notes.vlines(grid.times_s[measure], -0.7, 3.7, colors="k", lw=0.4, alpha=0.3)
+    t, rate = density_curve(chart, duration_s)
+    ax_density.fill_between(t, rate, color="#555", alpha=0.6)
+    ax_density.set_ylabel("notes/s")
+    ax_density.set_xlabel("time (s)")
+    ax_density.set_xlim(0, duration_s)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.94, bottom=0.08, hspace=0.12)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
+    return buf.getvalue()
 
 
 def density_curve(chart: Chart, duration_s: float, step_s: float = 0.25):

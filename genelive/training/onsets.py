@@ -212,7 +212,6 @@ def train(
     """Train (or, for the librosa baseline, only tune) and write the model folder."""
     out_dir = Path(out_dir)
     started = time.time()
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
     songs = scan_charts(data_dir)
     train_keys, val_keys = split_by_group(songs, tc.validation_fraction, tc.split_seed)
     say(
