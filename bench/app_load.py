@@ -64,10 +64,22 @@ def user(url: str, songs: list[Path], latencies: list, failures: list) -> None:
         start = time.perf_counter()
         try:
             out = client.predict(
-                session, handle_file(str(song)), None, None, None, ["Beginner", "Easy",
-                "Medium", "Hard", "Challenge"], 0, 0, 0, 0, 0, 0, False,
-                ["sm", "ssc", "osu", "json"], api_name="/generate_charts",
-            )  # fmt: skip
+                session,
+                handle_file(str(song)),
+                None,
+                None,
+                None,
+                ["Beginner", "Easy", "Medium", "Hard", "Challenge"],
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                False,
+                ["sm", "ssc", "osu", "json"],
+                api_name="/generate_charts",
+            )
             if len(out[5]["data"]) != 5:
                 raise RuntimeError(f"{song.name}: {len(out[5]['data'])} charts")
             latencies.append(time.perf_counter() - start)
@@ -92,18 +104,20 @@ def main() -> None:
         studio = Path(sys.executable).parent / "studio"
         server = subprocess.Popen(
             [str(studio), "app", "--port", str(port), "--jobs-dir", str(tmp / "jobs")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_for(url)
             latencies: list[float] = []
             failures: list[str] = []
             threads = [
-                threading.Thread(target=user, args=(url, songs[u :: args.users], latencies,
-                                                    failures))
+                threading.Thread(
+                    target=user, args=(url, songs[u :: args.users], latencies, failures)
+                )
                 for u in range(args.users)
-            ]  # fmt: skip
+            ]
             start = time.perf_counter()
             for t in threads:
                 t.start()

@@ -53,14 +53,21 @@ def run(songs: Path, out: Path, extra: list[str]) -> dict:
     summary = json.loads(proc.stdout)
     items = json.loads((out / "batch.json").read_text())["items"].values()
     per_song = sum(i["seconds"] for i in items) / len(items)  # one worker's time per song
-    return {"wall_s": round(wall, 1), "run_s": summary["seconds"],
-            "per_min": summary["items_per_minute"], "done": summary["done"],
-            "song_s": round(per_song, 2)}  # fmt: skip
+    return {
+        "wall_s": round(wall, 1),
+        "run_s": summary["seconds"],
+        "per_min": summary["items_per_minute"],
+        "done": summary["done"],
+        "song_s": round(per_song, 2),
+    }
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != "batch.json"}  # fmt: skip
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "batch.json"
+    }
 
 
 def main() -> None:
@@ -71,8 +78,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         minutes = collect_songs(args.songs, tmp / "songs")
-        cases = {"local (1 worker, 2 threads)": [],
-                 "Ray local (2 workers × 1 CPU)": ["--ray", "--workers", "2"]}  # fmt: skip
+        cases = {
+            "local (1 worker, 2 threads)": [],
+            "Ray local (2 workers × 1 CPU)": ["--ray", "--workers", "2"],
+        }
         outs = []
         for name, extra in cases.items():
             outs.append(tmp / f"out{len(outs)}")
@@ -83,9 +92,14 @@ def main() -> None:
         f"# {args.songs} songs, {minutes:.1f} min of audio; {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {date.today()}; outputs identical: {same}"
     )
-    columns = {"runner": "runner", "songs": "songs", "s per song (in a worker)": "song_s",
-               "songs/min (run)": "per_min", "run s": "run_s",
-               "wall s (process)": "wall_s"}  # fmt: skip
+    columns = {
+        "runner": "runner",
+        "songs": "songs",
+        "s per song (in a worker)": "song_s",
+        "songs/min (run)": "per_min",
+        "run s": "run_s",
+        "wall s (process)": "wall_s",
+    }
     print_table("studio batch charts throughput", columns, rows)
 
 

@@ -47,9 +47,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def image_row(case: str, fp32: np.ndarray, fp16: np.ndarray, seconds: dict) -> dict:
     diff = np.abs(fp32.astype(np.int16) - fp16)
-    return {"case": case, "what": "8-bit image", "max": int(diff.max()),
-            "mean": f"{diff.mean():.3f}", "agree": f"PSNR {psnr(fp32, fp16):.1f} dB",
-            **seconds}  # fmt: skip
+    return {
+        "case": case,
+        "what": "8-bit image",
+        "max": int(diff.max()),
+        "mean": f"{diff.mean():.3f}",
+        "agree": f"PSNR {psnr(fp32, fp16):.1f} dB",
+        **seconds,
+    }
 
 
 def timed(fn, *args, **kwargs):
@@ -84,9 +89,17 @@ def chart_rows(tmp: Path, n_songs: int) -> list[dict]:
             same_note += sum((n.beat, n.column) in notes for n in a.notes)
             total += len(a.notes)
         agree = f"of {total} notes: {same_beat} same beat, {same_note} same beat and column"
-        rows.append({"case": f"chart, song {i + 1} (60 s)", "what": "onset activation / notes",
-                     "max": f"{act:.2e}", "mean": "", "agree": agree,
-                     "fp32_s": seconds["fp32"], "fp16_s": seconds["fp16"]})  # fmt: skip
+        rows.append(
+            {
+                "case": f"chart, song {i + 1} (60 s)",
+                "what": "onset activation / notes",
+                "max": f"{act:.2e}",
+                "mean": "",
+                "agree": agree,
+                "fp32_s": seconds["fp32"],
+                "fp16_s": seconds["fp16"],
+            }
+        )
     return rows
 
 
@@ -110,8 +123,9 @@ def stytr2_rows(tmp: Path) -> list[dict]:
         image, seconds[f"{precision}_s"] = timed(transfer, content, style)
         out[precision] = np.asarray(image)
     print(f"StyTr² output: std {out['fp32'].std():.1f} of 255", file=sys.stderr)
-    return [image_row(f"StyTr² {content.width}×{content.height}", out["fp32"], out["fp16"],
-                      seconds)]  # fmt: skip
+    return [
+        image_row(f"StyTr² {content.width}×{content.height}", out["fp32"], out["fp16"], seconds)
+    ]
 
 
 def unclip_rows(tmp: Path) -> list[dict]:
@@ -134,8 +148,12 @@ def unclip_rows(tmp: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=3)
-    parser.add_argument("--only", nargs="+", choices=("chart", "stytr2", "unclip"),
-                        default=["chart", "stytr2", "unclip"])  # fmt: skip
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=("chart", "stytr2", "unclip"),
+        default=["chart", "stytr2", "unclip"],
+    )
     args = parser.parse_args()
     import torch
 
@@ -148,8 +166,15 @@ def main() -> None:
             rows += stytr2_rows(Path(tmp))
         if "unclip" in args.only:
             rows += unclip_rows(Path(tmp))
-    columns = {"case": "case", "compared": "what", "max abs diff": "max", "mean abs diff": "mean",
-               "agreement": "agree", "fp32 s": "fp32_s", "fp16 s": "fp16_s"}  # fmt: skip
+    columns = {
+        "case": "case",
+        "compared": "what",
+        "max abs diff": "max",
+        "mean abs diff": "mean",
+        "agreement": "agree",
+        "fp32 s": "fp32_s",
+        "fp16 s": "fp16_s",
+    }
     print_table("fp16 vs fp32 graphs on onnxruntime (CPU provider)", columns, rows)
 
 

@@ -116,8 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=CASES, default=list(CASES))
-    parser.add_argument("--arena", choices=["default", "on", "off"], default="default",
-                        help="onnxruntime's CPU memory arena, or the pipeline's")  # fmt: skip
+    parser.add_argument(
+        "--arena",
+        choices=["default", "on", "off"],
+        default="default",
+        help="onnxruntime's CPU memory arena, or the pipeline's",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -127,13 +131,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.only:
             for backend, folder in zip(("torch", "onnx"), models(case, Path(tmp)), strict=True):
-                measured = run_child(__file__, case, backend, folder, "--repeats", args.repeats,
-                                     "--arena", args.arena)  # fmt: skip
+                measured = run_child(
+                    __file__,
+                    case,
+                    backend,
+                    folder,
+                    "--repeats",
+                    args.repeats,
+                    "--arena",
+                    args.arena,
+                )
                 rows.append({"case": case, "backend": backend, **measured})
                 print(rows[-1], file=sys.stderr)
-    print_table(f"median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}",
-                {"pipeline": "case", "backend": "backend", "s": "seconds",
-                 "peak RSS MiB": "peak_rss_mib"}, rows)  # fmt: skip
+    print_table(
+        f"median of {args.repeats}; {platform.machine()}, 2 threads, {date.today()}",
+        {"pipeline": "case", "backend": "backend", "s": "seconds", "peak RSS MiB": "peak_rss_mib"},
+        rows,
+    )
 
 
 if __name__ == "__main__":

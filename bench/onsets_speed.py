@@ -88,8 +88,17 @@ def main() -> None:
     rows = []
     for config_name in args.configs:
         for path in PATHS:
-            rows.append(run_child(__file__, path, config_name, "--seconds", args.seconds,
-                                  "--repeats", args.repeats))  # fmt: skip
+            rows.append(
+                run_child(
+                    __file__,
+                    path,
+                    config_name,
+                    "--seconds",
+                    args.seconds,
+                    "--repeats",
+                    args.repeats,
+                )
+            )
     print(
         f"# onset inference, {args.seconds:g} s song, 5 difficulties, best of {args.repeats}; "
         f"{platform.processor() or platform.machine()}, 2 threads, torch {torch.__version__}, "

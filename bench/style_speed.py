@@ -84,9 +84,11 @@ def main() -> None:
             print(rows[-1], file=sys.stderr)
     for r in rows:
         r["size"] = f"{r['size']}²"
-    print_table(f"StyTr², content and style N×N; {platform.machine()}, 2 threads, {date.today()}",
-                {"size": "size", "path": "path", "seconds": "seconds",
-                 "peak RSS MiB": "peak_rss_mib"}, rows)  # fmt: skip
+    print_table(
+        f"StyTr², content and style N×N; {platform.machine()}, 2 threads, {date.today()}",
+        {"size": "size", "path": "path", "seconds": "seconds", "peak RSS MiB": "peak_rss_mib"},
+        rows,
+    )
 
 
 if __name__ == "__main__":

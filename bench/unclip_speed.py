@@ -45,11 +45,15 @@ def generators(model: str, steps: list[int]) -> tuple[dict, float]:
     pipe.set_progress_bar_config(disable=True)
     return {
         "ours": lambda: ours.text_to_image(PROMPT, seed=0, steps=Steps(*steps)),
-        "diffusers": lambda: pipe(PROMPT, prior_num_inference_steps=steps[0],
-                                  decoder_num_inference_steps=steps[1],
-                                  super_res_num_inference_steps=steps[2], output_type="np",
-                                  generator=torch.Generator("cpu").manual_seed(0)),
-    }, load_s  # fmt: skip
+        "diffusers": lambda: pipe(
+            PROMPT,
+            prior_num_inference_steps=steps[0],
+            decoder_num_inference_steps=steps[1],
+            super_res_num_inference_steps=steps[2],
+            output_type="np",
+            generator=torch.Generator("cpu").manual_seed(0),
+        ),
+    }, load_s
 
 
 def run_timing(model: str, steps: list[int], repeats: int) -> dict:
@@ -97,13 +101,29 @@ def main() -> None:
             model = str(make_tiny_unclip(Path(tmp) / size, size=size))
             timing = _child("timing", model, args)
             for path in ("ours", "diffusers"):
-                rows.append({"size": size, "path": path, "seconds": timing[path],
-                             **_child(path, model, args)})  # fmt: skip
+                rows.append(
+                    {
+                        "size": size,
+                        "path": path,
+                        "seconds": timing[path],
+                        **_child(path, model, args),
+                    }
+                )
                 print(rows[-1], file=sys.stderr)
-    title = (f"unCLIP, 1 image, steps {args.steps}, median of {args.repeats} interleaved runs; "
-             f"{platform.machine()}, 2 threads, {date.today()}")  # fmt: skip
-    print_table(title, {"model": "size", "pipeline": "path", "s / image": "seconds",
-                        "peak RSS MiB": "peak_rss_mib"}, rows)  # fmt: skip
+    title = (
+        f"unCLIP, 1 image, steps {args.steps}, median of {args.repeats} interleaved runs; "
+        f"{platform.machine()}, 2 threads, {date.today()}"
+    )
+    print_table(
+        title,
+        {
+            "model": "size",
+            "pipeline": "path",
+            "s / image": "seconds",
+            "peak RSS MiB": "peak_rss_mib",
+        },
+        rows,
+    )
 
 
 def _child(path: str, model: str, args) -> dict:

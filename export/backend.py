@@ -95,8 +95,13 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, onnx_path: str | Path, device: str = "auto", precision: str = "fp32",
-                 memory_arena: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        onnx_path: str | Path,
+        device: str = "auto",
+        precision: str = "fp32",
+        memory_arena: bool = True,
+    ):
         import onnxruntime as ort
 
         self.device, self.path, self.precision = pick_device(device), Path(onnx_path), precision
@@ -132,8 +137,9 @@ class OnnxBackend:
             raise ValueError(f"ONNX graph inputs not given: {missing}")
         feed = {k: np.ascontiguousarray(inputs[k]) for k in self.input_names}
         if not self.io_binding:
-            return dict(zip(self.output_names, self.session.run(self.output_names, feed),
-                            strict=True))  # fmt: skip
+            return dict(
+                zip(self.output_names, self.session.run(self.output_names, feed), strict=True)
+            )
         binding = self.session.io_binding()
         for name, value in feed.items():
             binding.bind_cpu_input(name, value)

@@ -93,8 +93,7 @@ def verified_graph(out_dir: str | Path, name: str, required: tuple[str, ...] = (
     return _verified_entry(Path(out_dir), name, required)[0]
 
 
-def load_graph(out_dir: str | Path, name: str, device: str = "auto",
-               memory_arena: bool = True):  # fmt: skip
+def load_graph(out_dir: str | Path, name: str, device: str = "auto", memory_arena: bool = True):
     """Graph `name` of an export folder as an onnxruntime backend, hash-checked first
     (`memory_arena`: see OnnxBackend)."""
     from export.backend import OnnxBackend

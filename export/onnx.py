@@ -47,7 +47,6 @@ from export.manifest import (
 log = logging.getLogger(__name__)
 
 
-
 class ExportError(RuntimeError):
     """An export that failed one of its checks; nothing of it was kept."""
 
@@ -114,8 +113,12 @@ def export_graphs(
     except ModelFolderError:
         manifest = {"format": 1, "graphs": {}}
     for spec in specs:
-        key = {"source": spec.source, "opset": opset or spec.opset or DEFAULT_OPSET,
-               "exporter": spec.exporter or exporter, "precision": precision}  # fmt: skip
+        key = {
+            "source": spec.source,
+            "opset": opset or spec.opset or DEFAULT_OPSET,
+            "exporter": spec.exporter or exporter,
+            "precision": precision,
+        }
         if spec.module is None:
             key |= {"opset": None, "exporter": None, "precision": None}  # plain files
         old = manifest["graphs"].get(spec.name)
@@ -130,8 +133,10 @@ def export_graphs(
         if err is None:
             report(f"{spec.name}: copied")
         else:
-            report(f"{spec.name}: exported and verified in {seconds:.1f} s (max abs error "
-                   f"{err['export_shape']:.2e} / {err['second_shape']:.2e})")  # fmt: skip
+            report(
+                f"{spec.name}: exported and verified in {seconds:.1f} s (max abs error "
+                f"{err['export_shape']:.2e} / {err['second_shape']:.2e})"
+            )
     return manifest
 
 
@@ -161,8 +166,11 @@ def _export_one(spec: GraphSpec, out_dir: Path, key: dict) -> dict:
                 raise ExportError(f"{spec.name}: {e}") from None
             shapes = {"export_shape": spec.example, "second_shape": spec.second}
             errors = {k: _compare(module, session, spec, v, fp16) for k, v in shapes.items()}
-            tolerance = ({"max_abs_over_max_output": spec.fp16_tol} if fp16
-                         else {"atol": spec.atol, "rtol": spec.rtol})  # fmt: skip
+            tolerance = (
+                {"max_abs_over_max_output": spec.fp16_tol}
+                if fp16
+                else {"atol": spec.atol, "rtol": spec.rtol}
+            )
             entry |= {
                 "versions": {p: version(p) for p in ("torch", "onnx", "onnxruntime-gpu")},
                 "inputs": io_spec["inputs"],
@@ -183,26 +191,48 @@ def _export(module, spec: GraphSpec, path: Path, opset: int, exporter: str) -> N
     try:
         # The exporters print progress and notes of their own; for this call only, they go to a
         # buffer (every check that matters follows the export).
-        with (torch.no_grad(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet),
-              warnings.catch_warnings(), _quiet_loggers(*EXPORTER_CHATTER)):  # fmt: skip
+        with (
+            torch.no_grad(),
+            contextlib.redirect_stdout(quiet),
+            contextlib.redirect_stderr(quiet),
+            warnings.catch_warnings(),
+            _quiet_loggers(*EXPORTER_CHATTER),
+        ):
             # The exporters' deprecation notices and tracer hints: the checks below decide.
             warnings.simplefilter("ignore")
             if exporter == "dynamo":
-                torch.onnx.export(module, (), str(path), kwargs=dict(spec.example), dynamo=True,
-                                  dynamic_shapes=_dynamic_shapes(spec), external_data=True,
-                                  verbose=False, **names)  # fmt: skip
+                torch.onnx.export(
+                    module,
+                    (),
+                    str(path),
+                    kwargs=dict(spec.example),
+                    dynamo=True,
+                    dynamic_shapes=_dynamic_shapes(spec),
+                    external_data=True,
+                    verbose=False,
+                    **names,
+                )
             else:
-                torch.onnx.export(module, tuple(spec.example.values()), str(path), dynamo=False,
-                                  dynamic_axes=spec.dynamic_axes, **names)  # fmt: skip
+                torch.onnx.export(
+                    module,
+                    tuple(spec.example.values()),
+                    str(path),
+                    dynamo=False,
+                    dynamic_axes=spec.dynamic_axes,
+                    **names,
+                )
     except Exception as e:
-        raise ExportError(f"{spec.name}: {exporter} export at opset {opset} failed: "
-                          f"{str(e).splitlines()[0]}") from e  # fmt: skip
+        raise ExportError(
+            f"{spec.name}: {exporter} export at opset {opset} failed: {str(e).splitlines()[0]}"
+        ) from e
 
 
 # It lists the torchvision ops it cannot register (we have no torchvision and need none); it
 # notes each Split it leaves unfolded (harmless, one line per attention layer).
-EXPORTER_CHATTER = ("torch.onnx._internal.exporter._registration",
-                    "onnxscript.optimizer._constant_folding")  # fmt: skip
+EXPORTER_CHATTER = (
+    "torch.onnx._internal.exporter._registration",
+    "onnxscript.optimizer._constant_folding",
+)
 
 
 @contextlib.contextmanager
@@ -225,8 +255,9 @@ def _dynamic_shapes(spec: GraphSpec) -> dict:
     shapes = {}
     for name in spec.example:
         axes = spec.dynamic_axes.get(name, {})
-        shapes[name] = {axis: dims.setdefault(label, torch.export.Dim(label))
-                        for axis, label in axes.items()} or None  # fmt: skip
+        shapes[name] = {
+            axis: dims.setdefault(label, torch.export.Dim(label)) for axis, label in axes.items()
+        } or None
     return shapes
 
 
@@ -242,8 +273,10 @@ def _check_graph(path: Path, spec: GraphSpec) -> dict:
     names_in = [i.name for i in graph_inputs]
     names_out = [o.name for o in model.graph.output]
     if names_in != list(spec.example) or names_out != spec.outputs:
-        raise ExportError(f"{spec.name}: graph names {names_in} → {names_out}, expected "
-                          f"{list(spec.example)} → {spec.outputs}")  # fmt: skip
+        raise ExportError(
+            f"{spec.name}: graph names {names_in} → {names_out}, expected "
+            f"{list(spec.example)} → {spec.outputs}"
+        )
 
     def describe(value) -> dict:
         t = value.type.tensor_type
@@ -269,14 +302,17 @@ def _compare(module, session, spec: GraphSpec, inputs: dict, fp16: bool) -> tupl
     try:
         got = session.run(spec.outputs, {k: v.numpy() for k, v in inputs.items()})
     except Exception as e:  # onnxruntime's own exception types: an axis pinned at export, ...
-        raise ExportError(f"{spec.name}: onnxruntime cannot run the graph at {shapes}: "
-                          f"{str(e).splitlines()[0]}") from None  # fmt: skip
+        raise ExportError(
+            f"{spec.name}: onnxruntime cannot run the graph at {shapes}: {str(e).splitlines()[0]}"
+        ) from None
     worst_abs = worst_rel = 0.0
     for name, value in zip(spec.outputs, got, strict=True):
         want = expected[name].float().numpy()
         if value.shape != want.shape:
-            raise ExportError(f"{spec.name}: output {name} has shape {value.shape} in "
-                              f"onnxruntime, {want.shape} in PyTorch")  # fmt: skip
+            raise ExportError(
+                f"{spec.name}: output {name} has shape {value.shape} in "
+                f"onnxruntime, {want.shape} in PyTorch"
+            )
         diff = np.abs(value.astype(np.float64) - want)
         worst_abs = max(worst_abs, float(diff.max(initial=0.0)))
         worst_rel = max(worst_rel, float((diff / (np.abs(want) + 1e-6)).max(initial=0.0)))
@@ -287,8 +323,10 @@ def _compare(module, session, spec: GraphSpec, inputs: dict, fp16: bool) -> tupl
             ok = np.allclose(value, want, atol=spec.atol, rtol=spec.rtol)
             rule = f"atol {spec.atol}, rtol {spec.rtol}"
         if not ok:
-            raise ExportError(f"{spec.name}: onnxruntime differs from PyTorch at {shapes}: max "
-                              f"abs error {diff.max():.3g} (tolerance {rule})")  # fmt: skip
+            raise ExportError(
+                f"{spec.name}: onnxruntime differs from PyTorch at {shapes}: max "
+                f"abs error {diff.max():.3g} (tolerance {rule})"
+            )
     return worst_abs, worst_rel
 
 

@@ -23,7 +23,7 @@ _PUBLIC = {
     "AudioError": "genelive.audio",
     "BeatGrid": "genelive.timing",
     "ChartGenerator": "genelive.generator",
-    "GeneratedSong": "genelive.generator",
+    "GeneratedSong": "genelive.song",
     "OnsetConfig": "genelive.onsets.config",
     "OnsetModel": "genelive.onsets.model",
     "load_audio": "genelive.audio",

@@ -20,25 +20,32 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from export.backend import check_backend
-from export.checks import InvalidValue, check_number, check_seed, one_line
+from export.checks import InvalidValue, check_seed, one_line
 from export.progress import Progress, check_cancel, quiet
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
 from genelive.difficulty import DIFFICULTIES
 from genelive.features import log_mel
-from genelive.formats.chartset import FORMATS, ChartSet
+from genelive.formats.chartset import ChartSet
 from genelive.formats.notes import Chart, Note
 from genelive.formats.reading import timing_from_file
-from genelive.formats.songfolder import game_audio_name, write_song_folder
+from genelive.formats.songfolder import game_audio_name
 from genelive.onsets.config import DEFAULT_MODEL
 from genelive.onsets.model import OnsetModel
 from genelive.onsets.peaks import peaks
+from genelive.settings import (
+    check_density,
+    check_keys,
+    check_target_nps,
+    check_temperature,
+    parse_difficulties,
+)
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
+from genelive.song import GENERATOR, GeneratedSong, SongAnalysis, audio_tags, version
 from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
 from genelive.steps.model import StepModel
 from genelive.tempo import TempoEstimate, estimate_tempo, phase_for_bpm
@@ -46,139 +53,7 @@ from genelive.timing import Timing, check_bpm
 
 log = logging.getLogger(__name__)
 
-GENERATOR = "GenéLive Studio"
 CANDIDATE_FLOOR = 0.05  # peaks weaker than this never become notes, whatever the density target
-
-
-def version() -> str:
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
-    try:
-        return package_version("genelive-studio")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def audio_tags(path: Path) -> dict[str, str]:
-    """Title and artist from the audio file's tags (Vorbis comments, RIFF INFO), if any."""
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(str(path)) as f:
-            meta = f.copy_metadata()
-    except (sf.LibsndfileError, RuntimeError):
-        return {}
-    return {k: v.strip() for k, v in meta.items() if k in ("title", "artist") and v.strip()}
-
-
-def parse_difficulties(names: str | Sequence[str] | None) -> tuple[str, ...]:
-    """ "all", "easy,hard", ["Hard"] → canonical names in Beginner..Challenge order."""
-    if names is None or names == "all" or list(names) == ["all"]:
-        return DIFFICULTIES
-    if isinstance(names, str):
-        names = [n for n in names.split(",") if n.strip()]
-    choose = f"choose from {', '.join(d.lower() for d in DIFFICULTIES)} or 'all'"
-    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
-        raise InvalidValue.of("difficulties", f"must be difficulty names: {choose}")
-    lookup = {d.lower(): d for d in DIFFICULTIES}
-    unknown = [n[:40] for n in names if n.strip().lower() not in lookup]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown difficulty {', '.join(map(repr, unknown[:5])) or '(none given)'}: {choose}"
-        )
-    wanted = {lookup[n.strip().lower()] for n in names}
-    return tuple(d for d in DIFFICULTIES if d in wanted)
-
-
-@dataclass
-class GeneratedSong(ChartSet):
-    """Charts made from one audio file; `save(out_dir)` writes the song folder."""
-
-    audio_path: Path | None = None
-    analysis: SongAnalysis | None = field(default=None, repr=False)  # what its charts came from
-    tempo: TempoEstimate | None = None  # when the tempo map was estimated
-    song_mel: np.ndarray | None = field(default=None, repr=False)  # (T, 229), for pictures
-    _native_audio: tuple | None = field(default=None, repr=False)  # decoded once, for previews
-
-    def save(
-        self,
-        out_dir: str | Path,
-        formats: Sequence[str] = FORMATS,
-        preview: bool = False,
-        replace: bool = False,
-    ) -> list[Path]:
-        """Write the song folder; it lands whole by one rename. An existing folder that is not
-        empty is refused, or with `replace` replaced whole."""
-        return write_song_folder(self, Path(out_dir), formats, preview, replace)
-
-    def picture(self, difficulty: str) -> bytes:
-        """PNG of one chart over the song's spectrogram, beat grid and note density."""
-        from genelive.formats.preview import chart_picture
-
-        chart = self.chart(difficulty)
-        return chart_picture(self, chart, self.song_mel, chart.duration_s)
-
-    def preview_audio(self, difficulty: str) -> tuple[int, np.ndarray]:
-        """(sample rate, mono samples): the song with an assist clap at every note row."""
-        from genelive.formats.preview import clap_mix, native_audio
-
-        if self._native_audio is None:
-            self._native_audio = native_audio(self.audio_path)
-        return clap_mix(*self._native_audio, self.chart(difficulty))
-
-    def summary(self) -> dict:
-        out = {
-            "bpm": self.timing.bpm,
-            "offset": self.timing.offset_s,
-            "charts": [c.summary() for c in self.charts],
-        }
-        if self.tempo is not None:
-            out["tempo_unsure"] = self.tempo.unsure
-            out["tempo_candidates"] = [
-                {"bpm": c.bpm, "offset": c.offset_s, "confidence": c.confidence,
-                 "relation": c.relation} for c in self.tempo.candidates
-            ]  # fmt: skip
-        return out
-
-
-@dataclass
-class SongAnalysis:
-    """What charting needs from a song, computed once for all its difficulties."""
-
-    audio_path: Path
-    duration_s: float
-    mel: np.ndarray = field(repr=False)  # (T, 229) log-mel, 32 ms frames
-    timing: Timing
-    tempo: TempoEstimate | None  # when the tempo map was estimated
-    timing_source: str  # "user", "file" or "estimated"
-    probs: dict[str, np.ndarray] = field(repr=False)  # difficulty → (T,) onset activation
-    fps: float
-    tags: dict[str, str]  # title / artist from the audio file
-
-
-MAX_DENSITY_NPS = 40.0
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 10.0
-
-
-def check_density(density_nps: Mapping[str, float] | None) -> dict[str, float]:
-    """Notes-per-second targets per difficulty, each above 0 and at most 40."""
-    if density_nps is not None and not isinstance(density_nps, Mapping):
-        raise InvalidValue.of("density_nps", "must map difficulties to notes per second")
-    return {parse_difficulties([k])[0]: check_target_nps(v) for k, v in (density_nps or {}).items()}
-
-
-def check_target_nps(value: float) -> float:
-    return float(check_number(value, "density_nps", 0, MAX_DENSITY_NPS, lo_open=True,
-                              unit="notes per second"))  # fmt: skip
-
-
-def check_temperature(value: float) -> float:
-    return float(check_number(value, "temperature", MIN_TEMPERATURE, MAX_TEMPERATURE))
-
-
-def check_keys(keys: int) -> int:
-    return int(check_number(keys, "keys", 1, 18, integer=True))
 
 
 class ChartGenerator:
@@ -195,10 +70,14 @@ class ChartGenerator:
     ) -> ChartGenerator:
         """backend="onnx": `model_dir` is a folder `studio export chart` wrote (both models)."""
         if check_backend(backend) == "onnx":
-            return cls(OnsetModel.load(model_dir, "onnx", device),
-                       StepModel.load(model_dir, "onnx", device))  # fmt: skip
-        return cls(OnsetModel.load(model_dir or DEFAULT_MODEL, backend, device),
-                   StepModel.load(steps_dir, backend, device))  # fmt: skip
+            return cls(
+                OnsetModel.load(model_dir, "onnx", device),
+                StepModel.load(model_dir, "onnx", device),
+            )
+        return cls(
+            OnsetModel.load(model_dir or DEFAULT_MODEL, backend, device),
+            StepModel.load(steps_dir, backend, device),
+        )
 
     def __call__(
         self,
@@ -226,8 +105,9 @@ class ChartGenerator:
         seed, temperature, keys = check_seed(seed), check_temperature(temperature), check_keys(keys)
         title = None if title is None else one_line(title, "title")
         artist = None if artist is None else one_line(artist, "artist")
-        song = self.analyse(audio_path, difficulties, bpm, offset_s, timing_from, max_duration_s,
-                            report, cancel)  # fmt: skip
+        song = self.analyse(
+            audio_path, difficulties, bpm, offset_s, timing_from, max_duration_s, report, cancel
+        )
         charts = []
         for i, name in enumerate(difficulties):
             stage = f"notes, arrows and holds: {name}"
@@ -253,12 +133,23 @@ class ChartGenerator:
         (name,) = parse_difficulties([difficulty])
         if name not in [c.difficulty for c in song.charts]:
             raise InvalidValue.of("difficulty", f"names no chart of this song ({name})")
-        charts = [self.make_chart(analysis, name, seed, density_nps, temperature)
-                  if c.difficulty == name else c for c in song.charts]  # fmt: skip
+        charts = [
+            self.make_chart(analysis, name, seed, density_nps, temperature)
+            if c.difficulty == name
+            else c
+            for c in song.charts
+        ]
         settings = song.stamp.get("settings", {})
         kept = {k: v for k, v in settings.items() if k in ("density_nps", "temperature")}
-        return self.assemble(analysis, charts, song.stamp["seed"], settings.get("keys", song.keys),
-                             song.title, song.artist, kept)  # fmt: skip
+        return self.assemble(
+            analysis,
+            charts,
+            song.stamp["seed"],
+            settings.get("keys", song.keys),
+            song.title,
+            song.artist,
+            kept,
+        )
 
     def analyse(
         self,
@@ -314,8 +205,15 @@ class ChartGenerator:
         if density_nps is not None:
             density_nps = check_target_nps(density_nps)
         grid, first_beat = song.timing.beat_grid(song.duration_s)
-        times, beats = self.note_rows(song.probs[difficulty], song.fps, difficulty, grid,
-                                      first_beat, song.duration_s, density_nps)  # fmt: skip
+        times, beats = self.note_rows(
+            song.probs[difficulty],
+            song.fps,
+            difficulty,
+            grid,
+            first_beat,
+            song.duration_s,
+            density_nps,
+        )
         beats = beats.astype(np.float64)
         states = self.step_model.sample(times, beats, difficulty, song.mel, seed, temperature)
         notes = notes_from_states(states, beats, song.timing)
@@ -368,8 +266,12 @@ class ChartGenerator:
     ) -> tuple[Timing, TempoEstimate | None]:
         if timing_from is not None:
             if bpm is not None or offset_s is not None:
-                raise InvalidValue("give either {timing_from} or {bpm} (and {offset_s}), not both",
-                                   "timing_from", "bpm", "offset_s")  # fmt: skip
+                raise InvalidValue(
+                    "give either {timing_from} or {bpm} (and {offset_s}), not both",
+                    "timing_from",
+                    "bpm",
+                    "offset_s",
+                )
             return timing_from_file(timing_from), None
         if bpm is not None:
             bpm = check_bpm(bpm)
@@ -383,8 +285,10 @@ class ChartGenerator:
             others = ", ".join(f"{c.bpm:g} ({c.confidence:.0%})" for c in estimate.candidates[1:4])
             log.warning(
                 "tempo unsure: %g BPM (%.0f%%) chosen over %s; check it, or give --bpm/--offset",
-                estimate.bpm, 100 * estimate.candidates[0].confidence, others,
-            )  # fmt: skip
+                estimate.bpm,
+                100 * estimate.candidates[0].confidence,
+                others,
+            )
         return Timing.constant(estimate.bpm, estimate.offset_s), estimate
 
     def note_rows(
@@ -421,8 +325,9 @@ class ChartGenerator:
         return times[keep], positions[keep] + first_beat
 
     def meter(self, difficulty: str, n_notes: int, duration_s: float) -> int:
-        a, b = self.step_model.config.meter_fit.get(difficulty, (DIFFICULTIES.index(difficulty)
-                                                                 * 2 + 1, 0.0))  # fmt: skip
+        a, b = self.step_model.config.meter_fit.get(
+            difficulty, (DIFFICULTIES.index(difficulty) * 2 + 1, 0.0)
+        )
         return int(np.clip(round(a + b * n_notes / max(duration_s, 1.0)), 1, 20))
 
 

@@ -68,27 +68,62 @@ def _onset_specs(folder: Path) -> list[GraphSpec]:
     }
     config_file = {CONFIG_FILE: (folder / CONFIG_FILE).read_bytes()}
     if not config.lstm_chunk_frames:
-        return [GraphSpec(ONSET_GRAPH, net, inputs(2, 300, 3), inputs(3, 517, 5),
-                          ["onset_probs"], axes, _made_from(folder), extra_files=config_file,
-                          **LEGACY)]  # fmt: skip
+        return [
+            GraphSpec(
+                ONSET_GRAPH,
+                net,
+                inputs(2, 300, 3),
+                inputs(3, 517, 5),
+                ["onset_probs"],
+                axes,
+                _made_from(folder),
+                extra_files=config_file,
+                **LEGACY,
+            )
+        ]
     rows, frames = {0: "rows", 1: "frames"}, {1: "rows"}
     width, hidden = net.lstm.input_size, net.lstm.hidden_size
-    state = lambda n: torch.randn(2 * net.lstm.num_layers, n, hidden, generator=g)  # noqa: E731
-    chunk = lambda n, t, f: {"x": torch.randn(n, t, f, generator=g), "h0": state(n),  # noqa: E731
-                             "c0": state(n)}  # fmt: skip
+
+    def state(n: int) -> torch.Tensor:
+        return torch.randn(2 * net.lstm.num_layers, n, hidden, generator=g)
+
+    def chunk(n: int, t: int, f: int) -> dict[str, torch.Tensor]:
+        return {"x": torch.randn(n, t, f, generator=g), "h0": state(n), "c0": state(n)}
+
     axes_in = {k: v for k, v in axes.items() if k != "onset_probs"} | {"lstm_input": rows}
     return [
-        GraphSpec(CHUNKED_GRAPHS[0], _LstmInput(net), inputs(2, 300, 3), inputs(3, 517, 5),
-                  ["lstm_input"], axes_in, _made_from(folder), extra_files=config_file,
-                  **LEGACY),
-        GraphSpec(CHUNKED_GRAPHS[1], _LstmChunk(net), chunk(2, 40, width), chunk(3, 23, width),
-                  ["lstm_output", "h", "c"],
-                  {"x": rows, "h0": frames, "c0": frames, "lstm_output": rows, "h": frames,
-                   "c": frames}, _made_from(folder), **LEGACY),
-        GraphSpec(CHUNKED_GRAPHS[2], _Head(net), {"lstm_output": torch.randn(2, 40, 2 * hidden)},
-                  {"lstm_output": torch.randn(3, 23, 2 * hidden)}, ["frame_probs"],
-                  {"lstm_output": rows, "frame_probs": rows}, _made_from(folder), **LEGACY),
-    ]  # fmt: skip
+        GraphSpec(
+            CHUNKED_GRAPHS[0],
+            _LstmInput(net),
+            inputs(2, 300, 3),
+            inputs(3, 517, 5),
+            ["lstm_input"],
+            axes_in,
+            _made_from(folder),
+            extra_files=config_file,
+            **LEGACY,
+        ),
+        GraphSpec(
+            CHUNKED_GRAPHS[1],
+            _LstmChunk(net),
+            chunk(2, 40, width),
+            chunk(3, 23, width),
+            ["lstm_output", "h", "c"],
+            {"x": rows, "h0": frames, "c0": frames, "lstm_output": rows, "h": frames, "c": frames},
+            _made_from(folder),
+            **LEGACY,
+        ),
+        GraphSpec(
+            CHUNKED_GRAPHS[2],
+            _Head(net),
+            {"lstm_output": torch.randn(2, 40, 2 * hidden)},
+            {"lstm_output": torch.randn(3, 23, 2 * hidden)},
+            ["frame_probs"],
+            {"lstm_output": rows, "frame_probs": rows},
+            _made_from(folder),
+            **LEGACY,
+        ),
+    ]
 
 
 class _LstmInput(nn.Module):

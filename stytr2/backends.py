@@ -102,20 +102,43 @@ def graph_specs(model_dir: str | Path) -> list[GraphSpec]:
     rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     config_bytes = (folder / CONFIG_FILE).read_bytes()
     return [
-        GraphSpec("stytr2/embedding", Embed(net), {"image": rand(2, 3, 64, 48)},
-                  {"image": rand(3, 3, 40, 72)}, ["tokens"],
-                  {"image": {0: "batch", 2: "height", 3: "width"},
-                   "tokens": {0: "batch", 2: "rows", 3: "columns"}},
-                  source, extra_files={CONFIG_FILE: config_bytes}),
-        GraphSpec("stytr2/transformer", Transform(net),
-                  {"content": rand(2, d, 8, 6), "style": rand(2, d, 5, 7)},
-                  {"content": rand(3, d, 6, 9), "style": rand(3, d, 7, 4)}, ["hs"],
-                  {"content": {0: "batch", 2: "rows", 3: "columns"},
-                   "style": {0: "batch", 2: "style_rows", 3: "style_columns"},
-                   "hs": {0: "batch", 2: "rows", 3: "columns"}}, source,
-                  opset=ATTENTION_OPSET),
-        GraphSpec("stytr2/decoder", Decode(net), {"hs": rand(2, d, 8, 6)},
-                  {"hs": rand(3, d, 5, 9)}, ["image"],
-                  {"hs": {0: "batch", 2: "rows", 3: "columns"},
-                   "image": {0: "batch", 2: "height", 3: "width"}}, source),
-    ]  # fmt: skip
+        GraphSpec(
+            "stytr2/embedding",
+            Embed(net),
+            {"image": rand(2, 3, 64, 48)},
+            {"image": rand(3, 3, 40, 72)},
+            ["tokens"],
+            {
+                "image": {0: "batch", 2: "height", 3: "width"},
+                "tokens": {0: "batch", 2: "rows", 3: "columns"},
+            },
+            source,
+            extra_files={CONFIG_FILE: config_bytes},
+        ),
+        GraphSpec(
+            "stytr2/transformer",
+            Transform(net),
+            {"content": rand(2, d, 8, 6), "style": rand(2, d, 5, 7)},
+            {"content": rand(3, d, 6, 9), "style": rand(3, d, 7, 4)},
+            ["hs"],
+            {
+                "content": {0: "batch", 2: "rows", 3: "columns"},
+                "style": {0: "batch", 2: "style_rows", 3: "style_columns"},
+                "hs": {0: "batch", 2: "rows", 3: "columns"},
+            },
+            source,
+            opset=ATTENTION_OPSET,
+        ),
+        GraphSpec(
+            "stytr2/decoder",
+            Decode(net),
+            {"hs": rand(2, d, 8, 6)},
+            {"hs": rand(3, d, 5, 9)},
+            ["image"],
+            {
+                "hs": {0: "batch", 2: "rows", 3: "columns"},
+                "image": {0: "batch", 2: "height", 3: "width"},
+            },
+            source,
+        ),
+    ]

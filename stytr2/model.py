@@ -187,16 +187,36 @@ def cnn_decoder(d_model: int) -> nn.Sequential:
     pad = lambda: nn.ReflectionPad2d(1)  # noqa: E731
     up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
     return nn.Sequential(
-        pad(), nn.Conv2d(d_model, 256, 3), nn.ReLU(), up(),
-        pad(), nn.Conv2d(256, 256, 3), nn.ReLU(),
-        pad(), nn.Conv2d(256, 256, 3), nn.ReLU(),
-        pad(), nn.Conv2d(256, 256, 3), nn.ReLU(),
-        pad(), nn.Conv2d(256, 128, 3), nn.ReLU(), up(),
-        pad(), nn.Conv2d(128, 128, 3), nn.ReLU(),
-        pad(), nn.Conv2d(128, 64, 3), nn.ReLU(), up(),
-        pad(), nn.Conv2d(64, 64, 3), nn.ReLU(),
-        pad(), nn.Conv2d(64, 3, 3),
-    )  # fmt: skip
+        pad(),
+        nn.Conv2d(d_model, 256, 3),
+        nn.ReLU(),
+        up(),
+        pad(),
+        nn.Conv2d(256, 256, 3),
+        nn.ReLU(),
+        pad(),
+        nn.Conv2d(256, 256, 3),
+        nn.ReLU(),
+        pad(),
+        nn.Conv2d(256, 256, 3),
+        nn.ReLU(),
+        pad(),
+        nn.Conv2d(256, 128, 3),
+        nn.ReLU(),
+        up(),
+        pad(),
+        nn.Conv2d(128, 128, 3),
+        nn.ReLU(),
+        pad(),
+        nn.Conv2d(128, 64, 3),
+        nn.ReLU(),
+        up(),
+        pad(),
+        nn.Conv2d(64, 64, 3),
+        nn.ReLU(),
+        pad(),
+        nn.Conv2d(64, 3, 3),
+    )
 
 
 class StyTr2Net(nn.Module):

@@ -196,8 +196,12 @@ def train_stytr2(
         rng = np.random.default_rng([tc.seed, step])
         progress(f"resuming at step {step}")
     content_crops, style_crops = Crops(contents, tc, rng), Crops(styles, tc, rng)
-    weights = {"content": tc.content_weight, "style": tc.style_weight,
-               "identity1": tc.identity1_weight, "identity2": tc.identity2_weight}  # fmt: skip
+    weights = {
+        "content": tc.content_weight,
+        "style": tc.style_weight,
+        "identity1": tc.identity1_weight,
+        "identity2": tc.identity2_weight,
+    }
     net.train()
     start = time.time()
     while step < tc.steps:
@@ -209,15 +213,27 @@ def train_stytr2(
         total.backward()
         opt.step()
         step += 1
-        history.append({"step": step, "loss": round(total.item(), 5),
-                        **{k: round(float(v.detach()), 5) for k, v in parts.items()}})  # fmt: skip
+        history.append(
+            {
+                "step": step,
+                "loss": round(total.item(), 5),
+                **{k: round(float(v.detach()), 5) for k, v in parts.items()},
+            }
+        )
         if step % max(1, tc.save_every // 10) == 0 or step == tc.steps:
             rate = step / max(time.time() - start, 1e-6)
             progress(f"step {step}/{tc.steps} loss {total.item():.4f} ({rate:.2f} steps/s)")
         if step % tc.save_every == 0 or step == tc.steps:
             save_model_folder(out_dir, config, net)
-            torch.save({"train_config": asdict(tc), "model": net.state_dict(),
-                        "optimizer": opt.state_dict(), "step": step, "history": history},
-                       state_path)  # fmt: skip
+            torch.save(
+                {
+                    "train_config": asdict(tc),
+                    "model": net.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "step": step,
+                    "history": history,
+                },
+                state_path,
+            )
     net.eval()
     return history

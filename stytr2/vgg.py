@@ -15,9 +15,25 @@ from torch import nn
 from export.checks import check_config
 
 # (in, out) channels of the 3×3 convs up to relu5_1; "M" is a 2×2 max-pool (ceil mode).
-_LAYOUT = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256),
-           (256, 256), (256, 256), "M", (256, 512), (512, 512), (512, 512), (512, 512), "M",
-           (512, 512)]  # fmt: skip
+_LAYOUT = [
+    (3, 64),
+    (64, 64),
+    "M",
+    (64, 128),
+    (128, 128),
+    "M",
+    (128, 256),
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    "M",
+    (256, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    "M",
+    (512, 512),
+]
 # Slices of the sequential ending at relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 STAGES = ((0, 4), (4, 11), (11, 18), (18, 31), (31, 44))
 

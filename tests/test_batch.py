@@ -37,13 +37,26 @@ def songs(corpus, tmp_path_factory):
 
 
 def chart_args(songs, out, *extra):
-    return ["batch", "charts", str(songs), "-o", str(out), "--formats", "sm,json",
-            "--difficulties", "easy,hard", *extra]  # fmt: skip
+    return [
+        "batch",
+        "charts",
+        str(songs),
+        "-o",
+        str(out),
+        "--formats",
+        "sm,json",
+        "--difficulties",
+        "easy,hard",
+        *extra,
+    ]
 
 
 def tree(folder) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != MANIFEST}  # fmt: skip
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +161,19 @@ def test_style_batch_restyles_every_image(tmp_path):
         )
     (tmp_path / "content" / "bad.png").write_bytes(b"\x89PNG broken")
     Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "s.png")
-    args = ["batch", "style", str(tmp_path / "content"), "--style", str(tmp_path / "s.png"),
-            "--model", str(model), "-o", str(tmp_path / "out"), "--alpha", "0.5"]  # fmt: skip
+    args = [
+        "batch",
+        "style",
+        str(tmp_path / "content"),
+        "--style",
+        str(tmp_path / "s.png"),
+        "--model",
+        str(model),
+        "-o",
+        str(tmp_path / "out"),
+        "--alpha",
+        "0.5",
+    ]
     with pytest.raises(SystemExit):
         main(args)
     for name in ("one.png", "a/two.png"):
@@ -168,8 +192,24 @@ def test_imagine_batch_one_folder_per_prompt(tmp_path):
     items = list_items("imagine", prompts)
     assert [i.source for i in items] == ["a red drum", "a blue stage"]
     out = tmp_path / "out"
-    assert main(["batch", "imagine", str(prompts), "-o", str(out), "--model", str(model),
-                 "--steps", "2,2,2", "--num-images", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "batch",
+                "imagine",
+                str(prompts),
+                "-o",
+                str(out),
+                "--model",
+                str(model),
+                "--steps",
+                "2,2,2",
+                "--num-images",
+                "2",
+            ]
+        )
+        == 0
+    )
     for item in items:
         pngs = sorted((out / item.output).iterdir())
         assert [p.name for p in pngs] == ["image-000.png", "image-001.png"]

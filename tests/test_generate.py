@@ -45,8 +45,12 @@ def test_studio_chart_writes_a_song_folder_that_reads_back(song_path, tmp_path, 
     assert code == 0
     assert summary["bpm"] == 120.0 and summary["offset"] == -0.5
     assert [c["difficulty"] for c in summary["charts"]] == [
-        "Beginner", "Easy", "Medium", "Hard", "Challenge"
-    ]  # fmt: skip
+        "Beginner",
+        "Easy",
+        "Medium",
+        "Hard",
+        "Challenge",
+    ]
     for c in summary["charts"]:
         assert c["notes"] > 0 and 1 <= c["meter"] <= 20
         assert c["nps"] == pytest.approx(c["notes"] / SECONDS, abs=0.01)

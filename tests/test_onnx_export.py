@@ -93,9 +93,15 @@ class ShapeDependent(torch.nn.Module):
 
 
 def test_a_failing_check_leaves_nothing_and_says_why(tmp_path):
-    spec = GraphSpec("toy", ShapeDependent(), {"x": torch.ones(2, 5)}, {"x": torch.ones(3, 7)},
-                     ["y"], {"x": {0: "batch", 1: "width"}, "y": {0: "batch", 1: "width"}},
-                     {"v": 1})  # fmt: skip
+    spec = GraphSpec(
+        "toy",
+        ShapeDependent(),
+        {"x": torch.ones(2, 5)},
+        {"x": torch.ones(3, 7)},
+        ["y"],
+        {"x": {0: "batch", 1: "width"}, "y": {0: "batch", 1: "width"}},
+        {"v": 1},
+    )
     with pytest.raises(ExportError, match=r"toy: onnxruntime differs from PyTorch at .*\(3, 7\)"):
         export_graphs([spec], tmp_path / "out", exporter="legacy", report=lambda _: None)
     assert not (tmp_path / "out" / "toy").exists()
@@ -125,8 +131,13 @@ def test_unclip_on_onnxruntime_equals_pytorch(unclip_export, tmp_path):
 
     model, out = unclip_export
     graphs = read_manifest(out)["graphs"]
-    assert {"unclip/prior", "unclip/decoder", "unclip/super_res_last", "unclip/image_encoder",
-            "unclip/tokenizer"} <= set(graphs)  # fmt: skip
+    assert {
+        "unclip/prior",
+        "unclip/decoder",
+        "unclip/super_res_last",
+        "unclip/image_encoder",
+        "unclip/tokenizer",
+    } <= set(graphs)
     assert (
         max(g["max_abs_error"]["second_shape"] for g in graphs.values() if "max_abs_error" in g)
         < 1e-4
@@ -217,8 +228,12 @@ def test_a_precision_change_re_exports_and_all_names_what_it_skips(
     err = capsys.readouterr().err
     assert err.count("up to date, skipped") == 3 and "unclip: no model at" in err
     assert sorted(read_manifest(out)["graphs"]) == [
-        "chart/onset", "chart/steps", "stytr2/decoder", "stytr2/embedding", "stytr2/transformer"
-    ]  # fmt: skip
+        "chart/onset",
+        "chart/steps",
+        "stytr2/decoder",
+        "stytr2/embedding",
+        "stytr2/transformer",
+    ]
     assert main(["export", "chart", "-o", str(out), "--fp16"]) == 0
     assert "exported and verified" in capsys.readouterr().err
     assert read_manifest(out)["graphs"]["chart/onset"]["precision"] == "fp16"
@@ -287,7 +302,9 @@ def test_chunked_bilstm_models_export_as_three_graphs_and_match(tmp_path):
     unchunked = OnsetNet(dataclasses.replace(config, lstm_chunk_frames=0))
     unchunked.load_state_dict(OnsetModel.load(model).backend.module.state_dict())
     with torch.inference_mode():
-        full = unchunked(torch.from_numpy(features)[None], torch.zeros(1, 150),
-                         torch.tensor([DIFFICULTY_VALUES[DIFFICULTIES.index(d)]
-                                       for d in levels]))["onset_probs"][0]  # fmt: skip
+        full = unchunked(
+            torch.from_numpy(features)[None],
+            torch.zeros(1, 150),
+            torch.tensor([DIFFICULTY_VALUES[DIFFICULTIES.index(d)] for d in levels]),
+        )["onset_probs"][0]
     assert np.abs(full.numpy() - onnx_act).max() > 1e-5  # the chunking really ran

@@ -62,8 +62,9 @@ def test_any_size_keeps_every_pixel(transfer, tmp_path):
 def test_options_do_what_they_say(transfer):
     content, style = FIXTURE / "content.png", FIXTURE / "style.png"
     full = np.asarray(transfer(content, style), np.int16)
-    assert np.array_equal(np.asarray(transfer(content, [style, content], style_weights=[1, 0])),
-                          full)  # fmt: skip
+    assert np.array_equal(
+        np.asarray(transfer(content, [style, content], style_weights=[1, 0])), full
+    )
     half = np.asarray(transfer(content, style, alpha=0.5), np.int16)
     none = np.asarray(transfer(content, style, alpha=0.0), np.int16)
     assert (
@@ -85,9 +86,12 @@ def test_colour_preservation_takes_the_contents_chroma():
 
 @pytest.mark.parametrize(
     ("alpha", "weights", "message"),
-    [(1.5, None, "alpha must be a number from 0 to 1"), (1.0, [1, 2], "2 style weights for 1"),
-     (1.0, [0], "not all zero")],
-)  # fmt: skip
+    [
+        (1.5, None, "alpha must be a number from 0 to 1"),
+        (1.0, [1, 2], "2 style weights for 1"),
+        (1.0, [0], "not all zero"),
+    ],
+)
 def test_bad_options(transfer, alpha, weights, message):
     with pytest.raises(ValueError, match=message):
         transfer(FIXTURE / "content.png", FIXTURE / "style.png", alpha=alpha, style_weights=weights)
@@ -164,8 +168,9 @@ def test_training_reduces_the_loss_and_resumes(model_dir, tmp_path, capsys):
             pixels = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / folder / f"{i}.png")
     tiny = StyTr2Config(d_model=32, heads=2, ffn=64, encoder_layers=1, decoder_layers=1)
-    tc = StyleTrainConfig(steps=12, batch=2, resize_px=48, crop_px=32, warmup_steps=0,
-                          lr_peak=2e-3, save_every=6)  # fmt: skip
+    tc = StyleTrainConfig(
+        steps=12, batch=2, resize_px=48, crop_px=32, warmup_steps=0, lr_peak=2e-3, save_every=6
+    )
     args = (tmp_path / "content", tmp_path / "style", tmp_path / "m", model_dir / "vgg", tc, tiny)
     history = train_stytr2(*args, progress=lambda msg: None)
     first, last = (
@@ -178,8 +183,15 @@ def test_training_reduces_the_loss_and_resumes(model_dir, tmp_path, capsys):
         train_stytr2(*args[:4], tc2, tiny, progress=lambda msg: None)
     assert (tmp_path / "m" / "model.safetensors").is_file()
     # Without the VGG loss network: a clear refusal from the CLI.
-    cli = ["train-stytr2", "--content", str(tmp_path / "content"), "--style",
-           str(tmp_path / "style"), "-o", str(tmp_path / "m2")]  # fmt: skip
+    cli = [
+        "train-stytr2",
+        "--content",
+        str(tmp_path / "content"),
+        "--style",
+        str(tmp_path / "style"),
+        "-o",
+        str(tmp_path / "m2"),
+    ]
     assert main(cli) == 2
     assert "vgg_normalised.pth" in capsys.readouterr().err
 

@@ -52,10 +52,16 @@ def test_text_to_image_equals_diffusers_unclip_pipeline(unclip):
     reference = UnCLIPPipeline(**unclip.folder.components("text"))
     reference.set_progress_bar_config(disable=True)
     prompt = "key art of a neon drum stage"
-    expected = reference(prompt, prior_num_inference_steps=7, decoder_num_inference_steps=7,
-                         super_res_num_inference_steps=7, prior_guidance_scale=4.0,
-                         decoder_guidance_scale=8.0, output_type="np",
-                         generator=torch.Generator("cpu").manual_seed(11)).images  # fmt: skip
+    expected = reference(
+        prompt,
+        prior_num_inference_steps=7,
+        decoder_num_inference_steps=7,
+        super_res_num_inference_steps=7,
+        prior_guidance_scale=4.0,
+        decoder_guidance_scale=8.0,
+        output_type="np",
+        generator=torch.Generator("cpu").manual_seed(11),
+    ).images
     ours = unclip.text_to_image(prompt, seed=11, steps=SEVEN, guidance=Guidance(4.0, 8.0))
     assert ours.arrays.shape == expected.shape == (1, 64, 64, 3)
     assert np.abs(ours.arrays - expected).max() <= 1e-4
@@ -67,8 +73,13 @@ def test_variations_equal_diffusers_image_variation_pipeline(unclip, picture):
     reference.set_progress_bar_config(disable=True)
     image = Image.open(picture).convert("RGB")
     generator = torch.Generator("cpu").manual_seed(4)
-    expected = reference(image, decoder_num_inference_steps=7, super_res_num_inference_steps=7,
-                         output_type="np", generator=generator).images  # fmt: skip
+    expected = reference(
+        image,
+        decoder_num_inference_steps=7,
+        super_res_num_inference_steps=7,
+        output_type="np",
+        generator=generator,
+    ).images
     ours = unclip.variations(picture, seed=4, steps=SEVEN)
     assert np.abs(ours.arrays - expected).max() <= 1e-4
 
@@ -137,14 +148,16 @@ def test_long_prompts_are_cut_with_a_notice(unclip):
     [
         (lambda u: u.text_to_image("  ", steps=FAST), "prompt is empty"),
         (lambda u: u.text_to_image("x", steps=Steps(1, 3, 2)), "prior steps must be"),
-        (lambda u: u.text_to_image("x", steps=Steps(2, 3, 2), guidance=Guidance(0.5, 8)),
-         "prior guidance must be in 1..50"),
+        (
+            lambda u: u.text_to_image("x", steps=Steps(2, 3, 2), guidance=Guidance(0.5, 8)),
+            "prior guidance must be in 1..50",
+        ),
         (lambda u: u.text_to_image("x", num_images=0, steps=FAST), "number of images"),
         (lambda u: u.text_to_image("x", seed=-1, steps=FAST), "seed must be"),
         (lambda u: u.interpolate("a", "b", frames=1, steps=FAST), "frames must be"),
         (lambda u: u.text_diff("nope.png", "", steps=FAST), "caption to move"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_are_clear_errors(unclip, call, message):
     with pytest.raises(ValueError, match=message):
         call(unclip)
@@ -187,16 +200,37 @@ def test_folder_problems_name_the_component_and_file(model_dir, tmp_path):
 
 def test_cli_writes_pngs_with_parameters_and_redoes_one_from_its_png(model_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["imagine", "a drum", "-o", str(out), "--model", str(model_dir), "--seed", "3",
-                 "--num-images", "2", "--steps", "2,3,2", "--guidance", "2,3"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "imagine",
+                "a drum",
+                "-o",
+                str(out),
+                "--model",
+                str(model_dir),
+                "--seed",
+                "3",
+                "--num-images",
+                "2",
+                "--steps",
+                "2,3,2",
+                "--guidance",
+                "2,3",
+            ]
+        )
+        == 0
+    )
     files = sorted(out.glob("*.png"))
     assert [f.name for f in files] == ["imagine-000.png", "imagine-001.png"]
     params = png_parameters(files[1])
     assert params["prompt"] == "a drum" and params["seed"] == 4 and "test_model" in params
     assert params["steps"] == {"prior": 2, "decoder": 3, "super_res": 2}
     again = tmp_path / "again"
-    assert main(["imagine", "--from-png", str(files[1]), "-o", str(again),
-                 "--model", str(model_dir)]) == 0  # fmt: skip
+    assert (
+        main(["imagine", "--from-png", str(files[1]), "-o", str(again), "--model", str(model_dir)])
+        == 0
+    )
     assert (again / "imagine-000.png").read_bytes() == files[1].read_bytes()
     capsys.readouterr()
     assert main(["imagine", "x", "-o", str(out), "--model", str(model_dir), "--steps", "2,2"]) == 2

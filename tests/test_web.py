@@ -101,8 +101,19 @@ def test_regenerate_one_difficulty_keeps_the_others(service, song):
 def test_cancel_marks_the_job_and_stops_the_work(service, song):
     session = secrets.token_hex(16)
     with pytest.raises(Cancelled):  # Cancel pressed as the first stage starts
-        service.generate(session, str(song), 120.0, -0.5, None, ["Easy"], [0] * 5, 1, False,
-                         ["sm"], lambda fraction, stage: service.cancel(session))  # fmt: skip
+        service.generate(
+            session,
+            str(song),
+            120.0,
+            -0.5,
+            None,
+            ["Easy"],
+            [0] * 5,
+            1,
+            False,
+            ["sm"],
+            lambda fraction, stage: service.cancel(session),
+        )
     (record,) = service.store.history(session)
     assert record["status"] == "cancelled"
     assert not (service.store.root / record["id"] / "song").exists()
@@ -134,8 +145,15 @@ def test_tempo_candidates_for_the_ui(service, song):
     assert bpm == pytest.approx(120, rel=0.01) and rows[0][0] == bpm and note
 
 
-FAST = {"seed": 5, "random_seed": False, "prior_steps": 2, "decoder_steps": 3, "sr_steps": 2,
-        "prior_guidance": 4, "decoder_guidance": 8}  # fmt: skip
+FAST = {
+    "seed": 5,
+    "random_seed": False,
+    "prior_steps": 2,
+    "decoder_steps": 3,
+    "sr_steps": 2,
+    "prior_guidance": 4,
+    "decoder_guidance": 8,
+}
 
 
 def test_images_service_jobs_history_and_cancel(tmp_path):
@@ -160,8 +178,12 @@ def test_images_service_jobs_history_and_cancel(tmp_path):
     assert [r[2] for r in rows] == ["vary", "interpolate", "imagine"]
     assert rows[0][5] == "cancelled" and rows[2][3] == "a drum"
     with pytest.raises(ValueError, match="prompt or an image"):
-        service.run(session, "interpolate", {"a_prompt": "", "a_image": None, "b_prompt": "x",
-                                             "b_image": None, "frames": 3}, FAST)  # fmt: skip
+        service.run(
+            session,
+            "interpolate",
+            {"a_prompt": "", "a_image": None, "b_prompt": "x", "b_image": None, "frames": 3},
+            FAST,
+        )
     assert "No unCLIP model" in ImageService(tmp_path / "none", JobStore(tmp_path)).status()
 
 
@@ -181,12 +203,35 @@ def test_api_endpoints_with_gradio_client(server, song, tmp_path):
 
     client = Client(server, verbose=False)
     names = set(client.view_api(return_format="dict")["named_endpoints"])
-    assert {"/tempo", "/generate_charts", "/regenerate_chart", "/history", "/reuse_settings",
-            "/show_job", "/models", "/stylize"} <= names  # fmt: skip
+    assert {
+        "/tempo",
+        "/generate_charts",
+        "/regenerate_chart",
+        "/history",
+        "/reuse_settings",
+        "/show_job",
+        "/models",
+        "/stylize",
+    } <= names
     session = secrets.token_hex(16)
     song_file = handle_file(str(song))
-    out = client.predict(session, song_file, 120, -0.5, None, ["Easy"], 0, 0, 0, 0, 0, 3,
-                         False, ["sm", "json"], api_name="/generate_charts")  # fmt: skip
+    out = client.predict(
+        session,
+        song_file,
+        120,
+        -0.5,
+        None,
+        ["Easy"],
+        0,
+        0,
+        0,
+        0,
+        0,
+        3,
+        False,
+        ["sm", "json"],
+        api_name="/generate_charts",
+    )
     job_id, stats = out[1], out[5]
     assert stats["data"][0][:1] == ["Easy"] and stats["data"][0][2] > 0
     history = client.predict(session, api_name="/history")
@@ -202,22 +247,47 @@ def test_api_endpoints_with_gradio_client(server, song, tmp_path):
     with pytest.raises(Exception, match="no such job"):
         client.predict(secrets.token_hex(16), job_id, api_name="/show_job")
     with pytest.raises(Exception, match="at most 1000"):
-        client.predict(session, handle_file(str(song)), 5000, None, None, ["Easy"],
-                       0, 0, 0, 0, 0, 3, False, ["sm"], api_name="/generate_charts")  # fmt: skip
+        client.predict(
+            session,
+            handle_file(str(song)),
+            5000,
+            None,
+            None,
+            ["Easy"],
+            0,
+            0,
+            0,
+            0,
+            0,
+            3,
+            False,
+            ["sm"],
+            api_name="/generate_charts",
+        )
     models = client.predict(api_name="/models")
     assert models["onset"]["bundled"] is True and models["steps"]["backend"] == "torch"
     assert models["unclip"]["test_model"] is True and models["unclip"]["backend"] == "torch"
     picture = tmp_path / "content.png"
     Image.new("RGB", (32, 32), (90, 40, 200)).save(picture)
     with pytest.raises(Exception, match="no StyTr² weights"):  # none installed in the test app
-        client.predict(session, handle_file(str(picture)), [handle_file(str(picture))], 1.0,
-                       False, "", 0, api_name="/stylize")  # fmt: skip
-    status, gallery, files, rows = client.predict(session, "a drum", 2, *FAST.values(),
-                                                  api_name="/imagine")  # fmt: skip
+        client.predict(
+            session,
+            handle_file(str(picture)),
+            [handle_file(str(picture))],
+            1.0,
+            False,
+            "",
+            0,
+            api_name="/stylize",
+        )
+    status, gallery, files, rows = client.predict(
+        session, "a drum", 2, *FAST.values(), api_name="/imagine"
+    )
     assert "done" in status and len(gallery) == len(files) == 2
     assert png_parameters(files[1])["seed"] == 6 and rows["data"][0][2] == "imagine"
-    _, variations, _, _ = client.predict(session, handle_file(str(picture)), 1, *FAST.values(),
-                                         api_name="/vary")  # fmt: skip
+    _, variations, _, _ = client.predict(
+        session, handle_file(str(picture)), 1, *FAST.values(), api_name="/vary"
+    )
     assert len(variations) == 1
     with pytest.raises(Exception, match="Prior steps must be from 2 to 50, not 1"):  # the slider
         client.predict(session, "x", 1, 5, False, 1, 3, 2, 4, 8, api_name="/imagine")
@@ -231,9 +301,16 @@ def test_in_a_real_browser(server, song, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(server)
         page.locator("input[type=file]").first.set_input_files(str(song))

@@ -2,6 +2,7 @@
 
 from export.progress import Cancelled
 from unclip.components import UnCLIPModelError
-from unclip.pipeline import Guidance, ImageResult, Steps, UnCLIP
+from unclip.pipeline import ImageResult, UnCLIP
+from unclip.settings import Guidance, Steps
 
 __all__ = ["Cancelled", "Guidance", "ImageResult", "Steps", "UnCLIP", "UnCLIPModelError"]

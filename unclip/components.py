@@ -60,8 +60,16 @@ COMPONENTS: dict[str, tuple[type, tuple[str, ...], tuple[tuple[str, ...], ...]]]
     ),
 }
 _TRANSFORMERS = ("text_encoder", "image_encoder")  # the rest are diffusers models
-COMMON = ("text_encoder", "tokenizer", "text_proj", "decoder", "super_res_first",
-          "super_res_last", "decoder_scheduler", "super_res_scheduler")  # fmt: skip
+COMMON = (
+    "text_encoder",
+    "tokenizer",
+    "text_proj",
+    "decoder",
+    "super_res_first",
+    "super_res_last",
+    "decoder_scheduler",
+    "super_res_scheduler",
+)
 NEEDS = {
     "text": (*COMMON, "prior", "prior_scheduler"),
     "image": (*COMMON, "image_encoder", "feature_extractor"),
@@ -95,8 +103,14 @@ def resolve_model(model: str | Path) -> Path:
 class KarloFolder:
     """The components of one folder; `get(name)` loads (once) and returns one of them."""
 
-    def __init__(self, folder: Path, device: str | torch.device = "cpu", dtype=torch.float32,
-                 onnx: bool = False, index_file: Path | None = None):  # fmt: skip
+    def __init__(
+        self,
+        folder: Path,
+        device: str | torch.device = "cpu",
+        dtype=torch.float32,
+        onnx: bool = False,
+        index_file: Path | None = None,
+    ):
         """`onnx`: a folder `studio export unclip` wrote (graphs in place of weights)."""
         self.folder, self.device, self.dtype = Path(folder), torch.device(device), dtype
         self.onnx = onnx
@@ -141,8 +155,11 @@ class KarloFolder:
             "tokenizer": "tokenizer_config.json",
             "feature_extractor": "preprocessor_config.json",
         }
-        path = self.folder / name / files.get(name, "scheduler_config.json" if "scheduler" in name
-                                                else "config.json")  # fmt: skip
+        path = (
+            self.folder
+            / name
+            / files.get(name, "scheduler_config.json" if "scheduler" in name else "config.json")
+        )
         try:
             data = parse_json(path.read_bytes(), f"{name}: {path}", UnCLIPModelError)
         except FileNotFoundError:
@@ -219,14 +236,26 @@ def check_consistent(folder: KarloFolder, names: tuple[str, ...]) -> None:
     checks = [
         ("text_encoder", "projection_dim", text.get("projection_dim"), clip_dim),
         ("text_encoder", "hidden_size", text.get("hidden_size"), clip_dim),
-        ("decoder", "cross_attention_dim", dec.get("cross_attention_dim"),
-         proj["cross_attention_dim"]),
+        (
+            "decoder",
+            "cross_attention_dim",
+            dec.get("cross_attention_dim"),
+            proj["cross_attention_dim"],
+        ),
         ("decoder", "time embedding width", _time_embed_dim(dec), proj["time_embed_dim"]),
-        ("super_res_first", "in_channels", cfg["super_res_first"]["in_channels"],
-         2 * dec["in_channels"]),
-        ("super_res_last", "in_channels", cfg["super_res_last"]["in_channels"],
-         2 * dec["in_channels"]),
-    ]  # fmt: skip
+        (
+            "super_res_first",
+            "in_channels",
+            cfg["super_res_first"]["in_channels"],
+            2 * dec["in_channels"],
+        ),
+        (
+            "super_res_last",
+            "in_channels",
+            cfg["super_res_last"]["in_channels"],
+            2 * dec["in_channels"],
+        ),
+    ]
     if "prior" in cfg:
         checks.append(("prior", "embedding_dim", cfg["prior"].get("embedding_dim"), clip_dim))
     if "image_encoder" in cfg:

@@ -36,8 +36,13 @@ class TorchNets:
     def prior(self, latents, t, prompt_embeds, hidden, mask) -> torch.Tensor:
         # latents (B, D), prompt_embeds (B, D), hidden (B, 77, H), mask (B, 77) → (B, D)
         prior = self.folder.get("prior")
-        out = prior(latents, timestep=t, proj_embedding=prompt_embeds,
-                    encoder_hidden_states=hidden, attention_mask=mask)  # fmt: skip
+        out = prior(
+            latents,
+            timestep=t,
+            proj_embedding=prompt_embeds,
+            encoder_hidden_states=hidden,
+            attention_mask=mask,
+        )
         return out.predicted_image_embedding
 
     def prior_unnormalise(self, latents: torch.Tensor) -> torch.Tensor:
@@ -47,15 +52,22 @@ class TorchNets:
     def text_proj(self, image_embeds, prompt_embeds, hidden, guided: bool):
         # → decoder context (B', 4 + 77, C) and additive time embedding (B', T)
         return self.folder.get("text_proj")(
-            image_embeddings=image_embeds, prompt_embeds=prompt_embeds,
-            text_encoder_hidden_states=hidden, do_classifier_free_guidance=guided,
-        )  # fmt: skip
+            image_embeddings=image_embeds,
+            prompt_embeds=prompt_embeds,
+            text_encoder_hidden_states=hidden,
+            do_classifier_free_guidance=guided,
+        )
 
     def decoder(self, sample, t, context, time_embeds, mask) -> torch.Tensor:
         # sample (B, 3, 64, 64) → (B, 6, 64, 64): noise and learned variance
         decoder = self.folder.get("decoder")
-        return decoder(sample=sample, timestep=t, encoder_hidden_states=context,
-                       class_labels=time_embeds, attention_mask=mask).sample  # fmt: skip
+        return decoder(
+            sample=sample,
+            timestep=t,
+            encoder_hidden_states=context,
+            class_labels=time_embeds,
+            attention_mask=mask,
+        ).sample
 
     def super_res(self, sample, t, last: bool) -> torch.Tensor:
         # sample (B, 6, 256, 256) = noisy image ‖ upscaled 64 px image → (B, 3, 256, 256)
@@ -83,8 +95,13 @@ GRAPH_OUTPUTS = {
     "super_res_last": ["noise"],
 }
 GRAPH_COMPONENT = {"prior_unnormalise": "prior", "text_proj_uncond": "text_proj"}
-COPIED = ("tokenizer", "feature_extractor", "prior_scheduler", "decoder_scheduler",
-          "super_res_scheduler")  # fmt: skip
+COPIED = (
+    "tokenizer",
+    "feature_extractor",
+    "prior_scheduler",
+    "decoder_scheduler",
+    "super_res_scheduler",
+)
 
 
 class OnnxNets:
@@ -101,8 +118,9 @@ class OnnxNets:
         for name in GRAPH_OUTPUTS:
             if (export_dir / "unclip" / name).is_dir():
                 # No arena: each of the graphs would keep its own peak (OnnxBackend).
-                self.sessions[name] = load_graph(export_dir, f"unclip/{name}", device,
-                                                 memory_arena=False)  # fmt: skip
+                self.sessions[name] = load_graph(
+                    export_dir, f"unclip/{name}", device, memory_arena=False
+                )
 
     def _run(self, name: str, **inputs: torch.Tensor) -> list[torch.Tensor]:
         if name not in self.sessions:
@@ -118,9 +136,14 @@ class OnnxNets:
         return self._run("image_encoder", pixel_values=pixels.float())[0]
 
     def prior(self, latents, t, prompt_embeds, hidden, mask):
-        return self._run("prior", latents=latents, timestep=_steps(t, latents),
-                         proj_embedding=prompt_embeds, encoder_hidden_states=hidden,
-                         attention_mask=mask)[0]  # fmt: skip
+        return self._run(
+            "prior",
+            latents=latents,
+            timestep=_steps(t, latents),
+            proj_embedding=prompt_embeds,
+            encoder_hidden_states=hidden,
+            attention_mask=mask,
+        )[0]
 
     def prior_unnormalise(self, latents):
         return self._run("prior_unnormalise", latents=latents)[0]
@@ -129,14 +152,23 @@ class OnnxNets:
         if guided:  # as UnCLIPTextProjModel does inside: [learned unconditional; image]
             uncond = self._run("text_proj_uncond", image_embeds=image_embeds)[0]
             image_embeds = torch.cat([uncond, image_embeds])
-        inputs = {"image_embeds": image_embeds, "prompt_embeds": prompt_embeds,
-                  "text_hidden": hidden}  # fmt: skip
+        inputs = {
+            "image_embeds": image_embeds,
+            "prompt_embeds": prompt_embeds,
+            "text_hidden": hidden,
+        }
         context, time_embeds = self._run("text_proj", **inputs)
         return context, time_embeds
 
     def decoder(self, sample, t, context, time_embeds, mask):
-        return self._run("decoder", sample=sample, timestep=_steps(t, sample), context=context,
-                         time_embeds=time_embeds, attention_mask=mask)[0]  # fmt: skip
+        return self._run(
+            "decoder",
+            sample=sample,
+            timestep=_steps(t, sample),
+            context=context,
+            time_embeds=time_embeds,
+            attention_mask=mask,
+        )[0]
 
     def super_res(self, sample, t, last: bool):
         name = "super_res_last" if last else "super_res_first"
@@ -174,8 +206,11 @@ class _Image(_Graph):
 
 class _Prior(_Graph):
     def forward(self, latents, timestep, proj_embedding, encoder_hidden_states, attention_mask):
-        return self.outputs(self.nets.prior(latents, timestep, proj_embedding,
-                                            encoder_hidden_states, attention_mask))  # fmt: skip
+        return self.outputs(
+            self.nets.prior(
+                latents, timestep, proj_embedding, encoder_hidden_states, attention_mask
+            )
+        )
 
 
 class _PriorUnnormalise(_Graph):
@@ -196,8 +231,9 @@ class _TextProjUncond(_Graph):
 
 class _Decoder(_Graph):
     def forward(self, sample, timestep, context, time_embeds, attention_mask):
-        return self.outputs(self.nets.decoder(sample, timestep, context, time_embeds,
-                                              attention_mask))  # fmt: skip
+        return self.outputs(
+            self.nets.decoder(sample, timestep, context, time_embeds, attention_mask)
+        )
 
 
 class _SuperRes(_Graph):
@@ -205,10 +241,17 @@ class _SuperRes(_Graph):
         return self.outputs(self.nets.super_res(sample, timestep, self.name == "super_res_last"))
 
 
-WRAPPERS = {"text_encoder": _Text, "image_encoder": _Image, "prior": _Prior,
-            "prior_unnormalise": _PriorUnnormalise, "text_proj": _TextProj,
-            "text_proj_uncond": _TextProjUncond, "decoder": _Decoder,
-            "super_res_first": _SuperRes, "super_res_last": _SuperRes}  # fmt: skip
+WRAPPERS = {
+    "text_encoder": _Text,
+    "image_encoder": _Image,
+    "prior": _Prior,
+    "prior_unnormalise": _PriorUnnormalise,
+    "text_proj": _TextProj,
+    "text_proj_uncond": _TextProjUncond,
+    "decoder": _Decoder,
+    "super_res_first": _SuperRes,
+    "super_res_last": _SuperRes,
+}
 
 
 def graph_specs(folder: KarloFolder) -> list:
@@ -223,19 +266,34 @@ def graph_specs(folder: KarloFolder) -> list:
         made_from = sorted(p for p in component.iterdir() if p.is_file())
         axes = {k: {0: "batch"} for k in [*make_inputs(2), *GRAPH_OUTPUTS[name]]}
         config = {"config.json": (component / "config.json").read_bytes()}
-        specs.append(GraphSpec(f"unclip/{name}", WRAPPERS[name](nets, name), make_inputs(2),
-                               make_inputs(3), GRAPH_OUTPUTS[name], axes,
-                               {"from": source_hash(made_from)}, extra_files=config))  # fmt: skip
+        specs.append(
+            GraphSpec(
+                f"unclip/{name}",
+                WRAPPERS[name](nets, name),
+                make_inputs(2),
+                make_inputs(3),
+                GRAPH_OUTPUTS[name],
+                axes,
+                {"from": source_hash(made_from)},
+                extra_files=config,
+            )
+        )
     for name in COPIED:
         if name in folder.present:
             paths = sorted(p for p in (folder.folder / name).iterdir() if p.is_file())
             files = {p.name: p.read_bytes() for p in paths}
-            specs.append(GraphSpec.files_only(f"unclip/{name}", files,
-                                              {"from": source_hash(paths)}))  # fmt: skip
+            specs.append(
+                GraphSpec.files_only(f"unclip/{name}", files, {"from": source_hash(paths)})
+            )
     index = folder.folder / "model_index.json"
     if index.is_file():
-        specs.append(GraphSpec.files_only("unclip/model_index", {index.name: index.read_bytes()},
-                                          {"from": source_hash([index])}))  # fmt: skip
+        specs.append(
+            GraphSpec.files_only(
+                "unclip/model_index",
+                {index.name: index.read_bytes()},
+                {"from": source_hash([index])},
+            )
+        )
     return specs
 
 
@@ -264,25 +322,34 @@ def _example_inputs(folder: KarloFolder) -> dict:
         px = folder.config("image_encoder")["image_size"]
         graphs["image_encoder"] = lambda b: {"pixel_values": randn(b, 3, px, px)}
     if "prior" in folder.present:
-        graphs["prior"] = lambda b: {"latents": randn(b, dim), "timestep": steps(b),
-                                     "proj_embedding": randn(b, dim),
-                                     "encoder_hidden_states": randn(b, tokens, hidden),
-                                     "attention_mask": mask(b, tokens)}  # fmt: skip
+        graphs["prior"] = lambda b: {
+            "latents": randn(b, dim),
+            "timestep": steps(b),
+            "proj_embedding": randn(b, dim),
+            "encoder_hidden_states": randn(b, tokens, hidden),
+            "attention_mask": mask(b, tokens),
+        }
         graphs["prior_unnormalise"] = lambda b: {"latents": randn(b, dim)}
     proj = folder.config("text_proj")
     extra = proj.get("clip_extra_context_tokens", 4)
-    graphs["text_proj"] = lambda b: {"image_embeds": randn(b, dim), "prompt_embeds": randn(b, dim),
-                                     "text_hidden": randn(b, tokens, hidden)}  # fmt: skip
+    graphs["text_proj"] = lambda b: {
+        "image_embeds": randn(b, dim),
+        "prompt_embeds": randn(b, dim),
+        "text_hidden": randn(b, tokens, hidden),
+    }
     graphs["text_proj_uncond"] = lambda b: {"image_embeds": randn(b, dim)}
     dec = folder.config("decoder")
     graphs["decoder"] = lambda b: {
         "sample": randn(b, dec["in_channels"], dec["sample_size"], dec["sample_size"]),
-        "timestep": steps(b), "context": randn(b, extra + tokens, proj["cross_attention_dim"]),
-        "time_embeds": randn(b, proj["time_embed_dim"]), "attention_mask": mask(b, extra + tokens),
-    }  # fmt: skip
+        "timestep": steps(b),
+        "context": randn(b, extra + tokens, proj["cross_attention_dim"]),
+        "time_embeds": randn(b, proj["time_embed_dim"]),
+        "attention_mask": mask(b, extra + tokens),
+    }
     for name in ("super_res_first", "super_res_last"):
         sr = folder.config(name)
         graphs[name] = lambda b, sr=sr: {
             "sample": randn(b, sr["in_channels"], sr["sample_size"], sr["sample_size"]),
-            "timestep": steps(b)}  # fmt: skip
+            "timestep": steps(b),
+        }
     return graphs

@@ -35,8 +35,9 @@ WHOLE = "<item>"  # the zip name of `{"": data}`: an item whose output is one fi
 Runner = Callable[[Batch, list[Item]], Iterator[Outcome]]
 
 
-def ray_runner(address: str | None = None, workers: int | None = None,
-               cpus_per_worker: float = 1.0) -> Runner:  # fmt: skip
+def ray_runner(
+    address: str | None = None, workers: int | None = None, cpus_per_worker: float = 1.0
+) -> Runner:
     """A runner for `run_batch`: a local Ray instance (address None), or the cluster at
     `address` ("auto", "ray://host:10001", "host:6379")."""
     if workers is not None:
@@ -61,10 +62,13 @@ def ray_runner(address: str | None = None, workers: int | None = None,
             # constructor arguments it may have dropped (it logs an error saying so otherwise).
             warnings.simplefilter("ignore", DeprecationWarning)
             results = dataset.map_batches(
-                BatchActor, fn_constructor_kwargs={"kind": batch.kind, "settings": batch.settings},
-                batch_size=1, compute=ray.data.ActorPoolStrategy(size=size), **resources,
+                BatchActor,
+                fn_constructor_kwargs={"kind": batch.kind, "settings": batch.settings},
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=size),
+                **resources,
                 ray_remote_args_fn=lambda: {"max_restarts": 0},
-            )  # fmt: skip
+            )
         try:
             for row in results.iter_rows():
                 files = None if row["error"] else unpack(row["payload"])
@@ -78,13 +82,17 @@ def ray_runner(address: str | None = None, workers: int | None = None,
 def connect(address: str | None):
     """Ray, initialised once per process with token authentication and quiet logs."""
     if "ray" in sys.modules and os.environ.get("RAY_AUTH_MODE") != "token":
-        raise BatchError("Ray was imported before RAY_AUTH_MODE=token was set (Ray reads it on "
-                         "import): set RAY_AUTH_MODE=token in the environment first")  # fmt: skip
+        raise BatchError(
+            "Ray was imported before RAY_AUTH_MODE=token was set (Ray reads it on "
+            "import): set RAY_AUTH_MODE=token in the environment first"
+        )
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     if os.environ["RAY_AUTH_MODE"] != "token":
         mode = os.environ["RAY_AUTH_MODE"]
-        raise BatchError(f"RAY_AUTH_MODE is {mode!r}: batch jobs run Ray with token "
-                         "authentication only (unset it, or set it to token)")  # fmt: skip
+        raise BatchError(
+            f"RAY_AUTH_MODE is {mode!r}: batch jobs run Ray with token "
+            "authentication only (unset it, or set it to token)"
+        )
     try:
         import ray
         import ray.data
@@ -122,8 +130,12 @@ class BatchActor:
     def __call__(self, rows: dict) -> dict:
         item = Item(str(rows["id"][0]), str(rows["source"][0]), str(rows["output"][0]))
         outcome = run_item(self.worker, item)
-        return {"id": [item.id], "error": [outcome.error or ""], "seconds": [outcome.seconds],
-                "payload": [pack(outcome.files or {})]}  # fmt: skip
+        return {
+            "id": [item.id],
+            "error": [outcome.error or ""],
+            "seconds": [outcome.seconds],
+            "payload": [pack(outcome.files or {})],
+        }
 
 
 def pack(files: dict[str, bytes]) -> bytes:

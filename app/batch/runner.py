@@ -71,10 +71,15 @@ class Batch:
             mine = {"kind": kind, "source": str(batch.source), "settings": settings}
             changed = sorted(k for k in mine if old.get(k) != mine[k])
             if changed:
-                detail = changed if changed != ["settings"] else sorted(
-                    k for k in settings if old["settings"].get(k) != settings[k])  # fmt: skip
-                raise BatchError(f"{out_dir} holds a batch with another {', '.join(detail)}: "
-                                 "rerun with the same options, or use another -o")  # fmt: skip
+                detail = (
+                    changed
+                    if changed != ["settings"]
+                    else sorted(k for k in settings if old["settings"].get(k) != settings[k])
+                )
+                raise BatchError(
+                    f"{out_dir} holds a batch with another {', '.join(detail)}: "
+                    "rerun with the same options, or use another -o"
+                )
             batch.status = old.get("items", {})
         elif batch.out_dir.exists() and any(batch.out_dir.iterdir()):
             raise BatchError(f"{out_dir} is not empty and holds no {MANIFEST}: use a new folder")
@@ -88,28 +93,38 @@ class Batch:
         return entry.get("status") == "done" and (self.out_dir / item.output).exists()
 
     def record(self, outcome: Outcome) -> None:
-        entry = {"status": "done" if outcome.error is None else "failed",
-                 "output": outcome.item.output, "seconds": round(outcome.seconds, 3),
-                 "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "attempts": self.attempts(outcome.item) + 1}  # fmt: skip
+        entry = {
+            "status": "done" if outcome.error is None else "failed",
+            "output": outcome.item.output,
+            "seconds": round(outcome.seconds, 3),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "attempts": self.attempts(outcome.item) + 1,
+        }
         if outcome.error is not None:
             entry["error"] = outcome.error
         else:
             try:
                 write_outputs(self.out_dir / outcome.item.output, outcome.files)
             except OSError as e:  # the disk, not the item: nothing more can be written
-                raise BatchError(f"cannot write {self.out_dir / outcome.item.output}: "
-                                 f"{e.strerror or e}") from e  # fmt: skip
+                raise BatchError(
+                    f"cannot write {self.out_dir / outcome.item.output}: {e.strerror or e}"
+                ) from e
         self.status[outcome.item.id] = entry
 
     def attempts(self, item: Item) -> int:
         return self.status.get(item.id, {}).get("attempts", 0)
 
     def save(self) -> None:
-        write_json_atomic(self.out_dir / MANIFEST, {
-            "format": 1, "kind": self.kind, "source": str(self.source), "settings": self.settings,
-            "items": {i.id: self.status[i.id] for i in self.items if i.id in self.status},
-        })  # fmt: skip
+        write_json_atomic(
+            self.out_dir / MANIFEST,
+            {
+                "format": 1,
+                "kind": self.kind,
+                "source": str(self.source),
+                "settings": self.settings,
+                "items": {i.id: self.status[i.id] for i in self.items if i.id in self.status},
+            },
+        )
 
 
 def write_outputs(target: Path, files: dict[str, bytes]) -> None:
@@ -145,14 +160,18 @@ def load_worker(kind: str, settings: dict):
     try:
         return make_worker(kind, settings)
     except InvalidValue as e:  # an option: named in the words of whoever shows it
-        raise BatchError(f"cannot start a {kind} worker: {e.template}", *e.names,
-                         hint=e.hint) from e  # fmt: skip
+        raise BatchError(
+            f"cannot start a {kind} worker: {e.template}", *e.names, hint=e.hint
+        ) from e
     except (ValueError, OSError) as e:  # model folders: nothing can run
         raise BatchError(f"cannot start a {kind} worker: {e}") from e
 
 
-def run_batch(batch: Batch, outcomes: Callable[[Batch, list[Item]], Iterator[Outcome]],
-              report: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+def run_batch(
+    batch: Batch,
+    outcomes: Callable[[Batch, list[Item]], Iterator[Outcome]],
+    report: Callable[[str], None] | None = None,
+) -> dict:
     """Run what is left with a runner (`run_local` or a Ray one), record and report each item;
     returns the summary."""
     report = report or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -175,12 +194,22 @@ def run_batch(batch: Batch, outcomes: Callable[[Batch, list[Item]], Iterator[Out
     finally:
         batch.save()
     elapsed = time.perf_counter() - start
-    failures = {i.id: batch.status[i.id]["error"] for i in pending
-                if batch.status.get(i.id, {}).get("status") == "failed"}  # fmt: skip
-    return {"kind": batch.kind, "items": len(batch.items), "done": done, "skipped": skipped,
-            "failed": failed, "seconds": round(elapsed, 2),
-            "items_per_minute": round(60 * (done + failed) / elapsed, 2) if elapsed else None,
-            "failures": failures, "manifest": str(batch.out_dir / MANIFEST)}  # fmt: skip
+    failures = {
+        i.id: batch.status[i.id]["error"]
+        for i in pending
+        if batch.status.get(i.id, {}).get("status") == "failed"
+    }
+    return {
+        "kind": batch.kind,
+        "items": len(batch.items),
+        "done": done,
+        "skipped": skipped,
+        "failed": failed,
+        "seconds": round(elapsed, 2),
+        "items_per_minute": round(60 * (done + failed) / elapsed, 2) if elapsed else None,
+        "failures": failures,
+        "manifest": str(batch.out_dir / MANIFEST),
+    }
 
 
 def progress_line(finished: int, total: int, elapsed_s: float, outcome: Outcome) -> str:
@@ -190,5 +219,7 @@ def progress_line(finished: int, total: int, elapsed_s: float, outcome: Outcome)
     eta_s = (total - finished) / rate if rate else 0.0
     what = "done" if outcome.error is None else f"FAILED ({outcome.error})"
     eta = time.strftime("%H:%M:%S", time.gmtime(eta_s))
-    return (f"[{finished}/{total}] {outcome.item.id}: {what} in {outcome.seconds:.1f} s · "
-            f"{60 * rate:.1f}/min · ETA {eta}")  # fmt: skip
+    return (
+        f"[{finished}/{total}] {outcome.item.id}: {what} in {outcome.seconds:.1f} s · "
+        f"{60 * rate:.1f}/min · ETA {eta}"
+    )

@@ -36,8 +36,11 @@ def list_items(kind: str, source: Path) -> list[Item]:
     else:
         suffixes = IMAGE_SUFFIXES
     hidden = lambda p: any(part.startswith(".") for part in p.relative_to(source).parts)  # noqa: E731
-    files = sorted(p for p in source.rglob("*")
-                   if p.is_file() and p.suffix.lower() in suffixes and not hidden(p))  # fmt: skip
+    files = sorted(
+        p
+        for p in source.rglob("*")
+        if p.is_file() and p.suffix.lower() in suffixes and not hidden(p)
+    )
     if not files:
         what = "audio files" if kind == "charts" else "images"
         raise ValueError(f"{source}: no {what} ({', '.join(s[1:] for s in suffixes)}) in it")
@@ -55,8 +58,10 @@ def _refuse_shared_outputs(items: list[Item]) -> None:
     outputs: dict[str, str] = {}
     for item in items:
         if item.output in outputs:
-            raise ValueError(f"{outputs[item.output]} and {item.id} would write the same output "
-                             f"{item.output}; rename one")  # fmt: skip
+            raise ValueError(
+                f"{outputs[item.output]} and {item.id} would write the same output "
+                f"{item.output}; rename one"
+            )
         outputs[item.output] = item.id
 
 
@@ -98,7 +103,7 @@ class ChartWorker:
     def check(settings: dict) -> None:
         from export.checks import check_seed
         from genelive.formats.songfolder import check_formats
-        from genelive.generator import check_density, check_keys, check_temperature
+        from genelive.settings import check_density, check_keys, check_temperature
 
         check_formats(settings["formats"])
         check_density(settings["density"])
@@ -111,16 +116,23 @@ class ChartWorker:
 
         self.check(settings)
         self.settings = settings
-        self.generator = ChartGenerator.load(settings["model"], settings["steps_model"],
-                                             backend=settings["backend"])  # fmt: skip
+        self.generator = ChartGenerator.load(
+            settings["model"], settings["steps_model"], backend=settings["backend"]
+        )
 
     def __call__(self, item: Item) -> dict[str, bytes]:
         from genelive.formats.songfolder import render_song_folder
 
         s = self.settings
-        song = self.generator(item.source, difficulties=s["difficulties"], seed=s["seed"],
-                              density_nps=s["density"], temperature=s["temperature"],
-                              keys=s["keys"], max_duration_s=s["max_minutes"] * 60)  # fmt: skip
+        song = self.generator(
+            item.source,
+            difficulties=s["difficulties"],
+            seed=s["seed"],
+            density_nps=s["density"],
+            temperature=s["temperature"],
+            keys=s["keys"],
+            max_duration_s=s["max_minutes"] * 60,
+        )
         return render_song_folder(song, s["formats"], s["preview"])
 
 
@@ -129,8 +141,9 @@ class StyleWorker:
     def check(settings: dict) -> None:
         from stytr2.pipeline import check_options
 
-        check_options(settings["alpha"], settings["styles"], settings["style_weights"],
-                      settings["size"])  # fmt: skip
+        check_options(
+            settings["alpha"], settings["styles"], settings["style_weights"], settings["size"]
+        )
 
     def __init__(self, settings: dict):
         from stytr2 import StyleTransfer
@@ -147,11 +160,19 @@ class StyleWorker:
         from export.images import png_with_parameters
 
         s = self.settings
-        image = self.transfer(item.source, self.styles, alpha=s["alpha"],
-                              preserve_color=s["preserve_color"],
-                              style_weights=s["style_weights"], size=s["size"])  # fmt: skip
-        params = {"generator": "GenéLive Studio stytr2", "content": Path(item.source).name,
-                  "styles": [p.name for p in self.styles]}  # fmt: skip
+        image = self.transfer(
+            item.source,
+            self.styles,
+            alpha=s["alpha"],
+            preserve_color=s["preserve_color"],
+            style_weights=s["style_weights"],
+            size=s["size"],
+        )
+        params = {
+            "generator": "GenéLive Studio stytr2",
+            "content": Path(item.source).name,
+            "styles": [p.name for p in self.styles],
+        }
         params |= {k: s[k] for k in ("alpha", "preserve_color", "style_weights", "size")}
         return {"": png_with_parameters(image, params)}  # "": the item's output is the file
 
@@ -161,7 +182,7 @@ class ImagineWorker:
     def check(settings: dict) -> None:
         from export.checks import check_number, check_seed
         from unclip import Guidance, Steps
-        from unclip.pipeline import MAX_IMAGES, check_settings
+        from unclip.settings import MAX_IMAGES, check_settings
 
         check_settings(Steps(**settings["steps"]), Guidance(**settings["guidance"]))
         check_seed(settings["seed"])
@@ -175,18 +196,25 @@ class ImagineWorker:
         self.settings = settings
         self.steps, self.guidance = Steps(**settings["steps"]), Guidance(**settings["guidance"])
         quiet_model_loading()
-        self.pipe = UnCLIP.load(settings["model"], backend=settings["backend"],
-                                device=settings["device"])  # fmt: skip
+        self.pipe = UnCLIP.load(
+            settings["model"], backend=settings["backend"], device=settings["device"]
+        )
 
     def __call__(self, item: Item) -> dict[str, bytes]:
         from export.images import png_with_parameters
 
         s = self.settings
-        result = self.pipe.text_to_image(item.source, seed=s["seed"], num_images=s["num_images"],
-                                         steps=self.steps, guidance=self.guidance)  # fmt: skip
-        return {f"image-{i:03d}.png": png_with_parameters(image, params)
-                for i, (image, params) in enumerate(zip(result.images, result.parameters,
-                                                        strict=True))}  # fmt: skip
+        result = self.pipe.text_to_image(
+            item.source,
+            seed=s["seed"],
+            num_images=s["num_images"],
+            steps=self.steps,
+            guidance=self.guidance,
+        )
+        return {
+            f"image-{i:03d}.png": png_with_parameters(image, params)
+            for i, (image, params) in enumerate(zip(result.images, result.parameters, strict=True))
+        }
 
 
 WORKERS = {"charts": ChartWorker, "style": StyleWorker, "imagine": ImagineWorker}

@@ -1,9 +1,9 @@
 """`studio`: the command line of GenéLive Studio.
 
-One module per area defines its subcommands beside their handlers (charts, style, images,
-export, batch, and `app` for the web app: serve.py); flags shared by several live in options.py.
-Importing any of them loads argparse and the light option types only: a handler imports the
-library when it runs, so `studio --help` answers at once.
+One module per area defines its subcommands beside their handlers: charts, training (of the
+chart models), style, images, export, batch, and serve (`studio app`); flags shared by several
+live in options.py. Importing any of them loads argparse and the light option types only: a
+handler imports the library when it runs, so `studio --help` answers at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 
-from app.cli import batch, charts, export, images, serve, style
+from app.cli import batch, charts, export, images, serve, style, training
 from app.runtime import configure_logging
 
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log more detail (chart: each stage's time)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for area in (serve, charts, style, images, export, batch):
+    for area in (serve, charts, training, style, images, export, batch):
         area.add_parsers(sub)
     return parser
 

@@ -34,8 +34,9 @@ def add_parsers(sub) -> None:
     from app.cli.images import add_unclip_options
 
     p = kinds.add_parser("imagine", help="images for each line of PROMPTS.txt")
-    p.add_argument("source", type=Path, metavar="PROMPTS.txt",
-                   help="one prompt per line; # starts a comment")  # fmt: skip
+    p.add_argument(
+        "source", type=Path, metavar="PROMPTS.txt", help="one prompt per line; # starts a comment"
+    )
     add_unclip_options(p, stages="P,D,S", guidance="P,D", seed_default=0)
     p.add_argument("--num-images", type=int, default=1, help="images i = 0..K-1 use seed + i")
     _add_common(p)
@@ -43,11 +44,21 @@ def add_parsers(sub) -> None:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="batch folder")
-    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                   help="run on Ray: a local instance, or the cluster at ADDRESS (auto, "
-                        "ray://head:10001); needs genelive-studio[ray]")  # fmt: skip
-    p.add_argument("--workers", type=int, default=None,
-                   help="Ray actors (default: one per GPU, else one per CPU)")  # fmt: skip
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray: a local instance, or the cluster at ADDRESS (auto, "
+        "ray://head:10001); needs genelive-studio[ray]",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Ray actors (default: one per GPU, else one per CPU)",
+    )
     p.set_defaults(run=run_batch_command)
 
 
@@ -56,28 +67,45 @@ def settings_of(args) -> dict:
     path = lambda p: None if p is None else str(Path(p).resolve())  # noqa: E731
     if args.kind == "charts":
         from app.cli.charts import parse_density
-        from genelive.generator import parse_difficulties
+        from genelive.settings import parse_difficulties
 
-        return {"model": path(args.model), "steps_model": path(args.steps_model),
-                "backend": args.backend, "difficulties": parse_difficulties(args.difficulties),
-                "formats": sorted(set(args.formats.split(","))), "seed": args.seed,
-                "density": parse_density(args.density), "temperature": args.temperature,
-                "keys": args.keys, "preview": args.preview,
-                "max_minutes": args.max_minutes}  # fmt: skip
+        return {
+            "model": path(args.model),
+            "steps_model": path(args.steps_model),
+            "backend": args.backend,
+            "difficulties": parse_difficulties(args.difficulties),
+            "formats": sorted(set(args.formats.split(","))),
+            "seed": args.seed,
+            "density": parse_density(args.density),
+            "temperature": args.temperature,
+            "keys": args.keys,
+            "preview": args.preview,
+            "max_minutes": args.max_minutes,
+        }
     if args.kind == "style":
-        return {"model": path(args.model), "backend": args.backend,
-                "styles": [path(p) for p in args.style], "alpha": args.alpha,
-                "preserve_color": args.preserve_color, "style_weights": args.style_weights,
-                "size": args.size}  # fmt: skip
+        return {
+            "model": path(args.model),
+            "backend": args.backend,
+            "styles": [path(p) for p in args.style],
+            "alpha": args.alpha,
+            "preserve_color": args.preserve_color,
+            "style_weights": args.style_weights,
+            "size": args.size,
+        }
     from app.cli.images import stage_settings
     from app.paths import UNCLIP_DIR
 
     steps, guidance = stage_settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
     model = args.model or UNCLIP_DIR
-    return {"model": path(model) if Path(model).exists() else str(model),
-            "backend": args.backend, "device": args.device, "seed": args.seed,
-            "num_images": args.num_images, "steps": asdict(steps),
-            "guidance": asdict(guidance)}  # fmt: skip
+    return {
+        "model": path(model) if Path(model).exists() else str(model),
+        "backend": args.backend,
+        "device": args.device,
+        "seed": args.seed,
+        "num_images": args.num_images,
+        "steps": asdict(steps),
+        "guidance": asdict(guidance),
+    }
 
 
 def run_batch_command(args) -> dict:
@@ -90,8 +118,11 @@ def run_batch_command(args) -> dict:
 
         runner = ray_runner(None if args.ray == "local" else args.ray, args.workers)
     summary = run_batch(batch, runner)
-    print(f"{summary['done']} done, {summary['skipped']} skipped (done before), "
-          f"{summary['failed']} failed in {summary['seconds']:.0f} s", file=sys.stderr)  # fmt: skip
+    print(
+        f"{summary['done']} done, {summary['skipped']} skipped (done before), "
+        f"{summary['failed']} failed in {summary['seconds']:.0f} s",
+        file=sys.stderr,
+    )
     if summary["failed"]:
         print(json.dumps(summary, indent=1, ensure_ascii=False))
         print(f"rerun the same command to retry the {summary['failed']} failed", file=sys.stderr)

@@ -19,24 +19,41 @@ def add_parsers(sub) -> None:
         "verify each against PyTorch and write OUT_DIR/manifest.json.",
     )
     p.add_argument("what", nargs="?", choices=PIPELINES, help="which pipeline's networks")
-    p.add_argument("--all", action="store_true",
-                   help="every pipeline into one folder: charts (bundled or --model), StyTr² "
-                        "(--stytr2) and unCLIP (--unclip) where those folders exist")  # fmt: skip
-    p.add_argument("--model", type=Path, default=None,
-                   help="the PyTorch model folder (chart: the onset model, default bundled; "
-                        "stytr2: import-stytr2's; unclip: a Karlo folder or hub id)")  # fmt: skip
-    p.add_argument("--steps-model", type=Path, default=None,
-                   help="chart: the step-selection model (default bundled)")  # fmt: skip
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every pipeline into one folder: charts (bundled or --model), StyTr² "
+        "(--stytr2) and unCLIP (--unclip) where those folders exist",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="the PyTorch model folder (chart: the onset model, default bundled; "
+        "stytr2: import-stytr2's; unclip: a Karlo folder or hub id)",
+    )
+    p.add_argument(
+        "--steps-model",
+        type=Path,
+        default=None,
+        help="chart: the step-selection model (default bundled)",
+    )
     p.add_argument("--stytr2", type=Path, default=STYTR2_DIR, help="--all: the StyTr² folder")
     p.add_argument("--unclip", type=Path, default=UNCLIP_DIR, help="--all: the unCLIP folder")
     p.add_argument("-o", "--output", type=Path, required=True, help="export folder")
-    p.add_argument("--opset", type=int, default=None,
-                   help=f"ONNX opset for every graph (default: each graph's own; {DEFAULT_OPSET} "
-                        "for most)")  # fmt: skip
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help=f"ONNX opset for every graph (default: each graph's own; {DEFAULT_OPSET} for most)",
+    )
     p.add_argument("--exporter", choices=EXPORTERS, default="dynamo")
-    p.add_argument("--fp16", action="store_true",
-                   help="fp16 graphs (for GPUs) through onnxruntime's float16 converter, each "
-                        "checked against the fp32 PyTorch network")  # fmt: skip
+    p.add_argument(
+        "--fp16",
+        action="store_true",
+        help="fp16 graphs (for GPUs) through onnxruntime's float16 converter, each "
+        "checked against the fp32 PyTorch network",
+    )
     p.set_defaults(run=run_export)
 
 
@@ -49,8 +66,14 @@ def run_export(args) -> dict:
         specs += _specs(what, model, args.steps_model)
     precision = PRECISIONS[1] if args.fp16 else PRECISIONS[0]
     try:
-        manifest = export_graphs(specs, args.output, opset=args.opset, exporter=args.exporter,
-                                 report=report, precision=precision)  # fmt: skip
+        manifest = export_graphs(
+            specs,
+            args.output,
+            opset=args.opset,
+            exporter=args.exporter,
+            report=report,
+            precision=precision,
+        )
     except ExportError as e:
         print(f"export failed: {e}", file=sys.stderr)
         raise SystemExit(1) from None

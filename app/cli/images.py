@@ -13,8 +13,12 @@ from app.paths import UNCLIP_DIR
 def add_parsers(sub) -> None:
     p = sub.add_parser("imagine", help="images from a text prompt (unCLIP / Karlo)")
     p.add_argument("prompt", nargs="?", default=None, help="what to draw")
-    p.add_argument("--from-png", type=Path, default=None,
-                   help="redo an image of ours: its prompt, seed, steps and guidance")  # fmt: skip
+    p.add_argument(
+        "--from-png",
+        type=Path,
+        default=None,
+        help="redo an image of ours: its prompt, seed, steps and guidance",
+    )
     _common(p, stages="P,D,S", guidance="P,D")
     p.add_argument("--num-images", type=int, default=1, help="images i = 0..K-1 use seed + i")
     p.set_defaults(run=run_imagine)
@@ -43,8 +47,12 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("make-tiny-unclip", help="a random-weight Karlo-format folder (tests)")
     p.add_argument("output", type=Path)
-    p.add_argument("--size", choices=["tiny", "mid"], default="tiny",
-                   help="tiny: seconds per image; mid: 1/8 of Karlo's widths")  # fmt: skip
+    p.add_argument(
+        "--size",
+        choices=["tiny", "mid"],
+        default="tiny",
+        help="tiny: seconds per image; mid: 1/8 of Karlo's widths",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run_make_tiny)
 
@@ -54,12 +62,17 @@ def _common(p: argparse.ArgumentParser, stages: str, guidance: str) -> None:
     add_unclip_options(p, stages, guidance)
 
 
-def add_unclip_options(p: argparse.ArgumentParser, stages: str, guidance: str,
-                       seed_default: int | None = None) -> None:  # fmt: skip
-    p.add_argument("--model", default=None,
-                   help=f"Karlo-format folder or hub id (default {UNCLIP_DIR})")  # fmt: skip
-    seed_help = "default: random (recorded in the PNG)" if seed_default is None else (
-        f"default {seed_default}; images i = 0..K-1 of a prompt use seed + i")  # fmt: skip
+def add_unclip_options(
+    p: argparse.ArgumentParser, stages: str, guidance: str, seed_default: int | None = None
+) -> None:
+    p.add_argument(
+        "--model", default=None, help=f"Karlo-format folder or hub id (default {UNCLIP_DIR})"
+    )
+    seed_help = (
+        "default: random (recorded in the PNG)"
+        if seed_default is None
+        else (f"default {seed_default}; images i = 0..K-1 of a prompt use seed + i")
+    )
     p.add_argument("--seed", type=int, default=seed_default, help=seed_help)
     p.add_argument("--steps", default=None, help=f"steps per stage, {stages} (default 25,25,7)")
     p.add_argument("--guidance", default=None, help=f"guidance scales, {guidance} (default 4,8)")
@@ -129,23 +142,36 @@ def run_imagine(args) -> dict:
         steps, guidance = stage_settings(
             args, ("prior", "decoder", "super_res"), ("prior", "decoder")
         )
-    result = _load(args).text_to_image(prompt, num_images=num, seed=seed, steps=steps,
-                                       guidance=guidance, progress=_progress)  # fmt: skip
+    result = _load(args).text_to_image(
+        prompt, num_images=num, seed=seed, steps=steps, guidance=guidance, progress=_progress
+    )
     return _report(result, args.output, "imagine")
 
 
 def run_vary(args) -> dict:
     steps, guidance = stage_settings(args, ("decoder", "super_res"), ("decoder",))
-    result = _load(args).variations(args.image, num_images=args.num_images, seed=args.seed,
-                                    steps=steps, guidance=guidance, progress=_progress)  # fmt: skip
+    result = _load(args).variations(
+        args.image,
+        num_images=args.num_images,
+        seed=args.seed,
+        steps=steps,
+        guidance=guidance,
+        progress=_progress,
+    )
     return _report(result, args.output, f"{args.image.stem}-variation")
 
 
 def run_interpolate(args) -> dict:
     steps, guidance = stage_settings(args, ("prior", "decoder", "super_res"), ("prior", "decoder"))
-    result = _load(args).interpolate(_end(args.a), _end(args.b), frames=args.frames, seed=args.seed,
-                                     steps=steps, guidance=guidance,
-                                     progress=_progress)  # fmt: skip
+    result = _load(args).interpolate(
+        _end(args.a),
+        _end(args.b),
+        frames=args.frames,
+        seed=args.seed,
+        steps=steps,
+        guidance=guidance,
+        progress=_progress,
+    )
     return _report(result, args.output, "frame")
 
 
@@ -159,9 +185,17 @@ def _end(text: str) -> Path | str:
 
 def run_text_diff(args) -> dict:
     steps, guidance = stage_settings(args, ("decoder", "super_res"), ("decoder",))
-    result = _load(args).text_diff(args.image, args.to, args.from_caption, frames=args.frames,
-                                   strength=args.strength, seed=args.seed, steps=steps,
-                                   guidance=guidance, progress=_progress)  # fmt: skip
+    result = _load(args).text_diff(
+        args.image,
+        args.to,
+        args.from_caption,
+        frames=args.frames,
+        strength=args.strength,
+        seed=args.seed,
+        steps=steps,
+        guidance=guidance,
+        progress=_progress,
+    )
     return _report(result, args.output, f"{args.image.stem}-diff")
 
 

@@ -32,9 +32,13 @@ def add_parsers(sub) -> None:
         default=UNCLIP_DIR,
         help="Karlo-format unCLIP folder for the Images tab",
     )
-    p.add_argument("--onnx", type=Path, default=None,
-                   help="a `studio export` folder: every tab whose graphs it holds runs on "
-                        "onnxruntime from it (instead of --model/--stytr2/--unclip)")  # fmt: skip
+    p.add_argument(
+        "--onnx",
+        type=Path,
+        default=None,
+        help="a `studio export` folder: every tab whose graphs it holds runs on "
+        "onnxruntime from it (instead of --model/--stytr2/--unclip)",
+    )
     p.set_defaults(run=run_app)
 
 
@@ -44,8 +48,14 @@ def run_app(args) -> None:
     folders = {"model": args.model, "stytr2": args.stytr2, "unclip": args.unclip}
     if args.onnx is not None:
         folders |= onnx_app_folders(args.onnx)
-    launch(host=args.host, port=args.port, model_dir=folders["model"], jobs_dir=args.jobs_dir,
-           stytr2_dir=folders["stytr2"], unclip_dir=folders["unclip"])  # fmt: skip
+    launch(
+        host=args.host,
+        port=args.port,
+        model_dir=folders["model"],
+        jobs_dir=args.jobs_dir,
+        stytr2_dir=folders["stytr2"],
+        unclip_dir=folders["unclip"],
+    )
 
 
 def onnx_app_folders(export_dir: Path) -> dict[str, Path]:
@@ -54,5 +64,8 @@ def onnx_app_folders(export_dir: Path) -> dict[str, Path]:
 
     names = read_manifest(export_dir)["graphs"]
     options = {"chart/": "model", "stytr2/": "stytr2", "unclip/": "unclip"}
-    return {option: export_dir for prefix, option in options.items()
-            if any(n.startswith(prefix) for n in names)}  # fmt: skip
+    return {
+        option: export_dir
+        for prefix, option in options.items()
+        if any(n.startswith(prefix) for n in names)
+    }

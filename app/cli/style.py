@@ -83,6 +83,5 @@ def run_train_stytr2(args) -> None:
     from stytr2.train import StyleTrainConfig, train_stytr2
 
     tc = StyleTrainConfig(steps=args.steps, batch=args.batch, seed=args.seed)
-    history = train_stytr2(args.content, args.style, args.output, args.vgg, tc,
-                           init_dir=args.init)  # fmt: skip
+    history = train_stytr2(args.content, args.style, args.output, args.vgg, tc, init_dir=args.init)
     print(f"wrote {args.output} after {history[-1]['step']} steps (loss {history[-1]['loss']})")

@@ -20,15 +20,9 @@ from genelive.difficulty import DIFFICULTIES
 from genelive.formats.chartset import FORMATS, ChartSet
 from genelive.formats.reading import read_json_chart
 from genelive.formats.songfolder import check_formats
-from genelive.generator import (
-    ChartGenerator,
-    GeneratedSong,
-    SongAnalysis,
-    check_density,
-    check_keys,
-    check_temperature,
-    parse_difficulties,
-)
+from genelive.generator import ChartGenerator
+from genelive.settings import check_density, check_keys, check_temperature, parse_difficulties
+from genelive.song import GeneratedSong, SongAnalysis
 from genelive.tempo import estimate_tempo
 from genelive.timing import MAX_OFFSET_S, check_bpm
 
@@ -114,10 +108,21 @@ class ChartService:
         cancel = self._cancel[session] = threading.Event()
         try:
             song = self.generator(
-                audio_path, names, seed, params["bpm"], params["offset_s"], timing_file, density,
-                temperature, keys, title, artist, MAX_DURATION_S,
-                progress=lambda f, stage: report(0.9 * f, stage), cancel=cancel,
-            )  # fmt: skip
+                audio_path,
+                names,
+                seed,
+                params["bpm"],
+                params["offset_s"],
+                timing_file,
+                density,
+                temperature,
+                keys,
+                title,
+                artist,
+                MAX_DURATION_S,
+                progress=lambda f, stage: report(0.9 * f, stage),
+                cancel=cancel,
+            )
             check_cancel(cancel, "writing files and previews")
             report(0.9, "writing files and previews")
             self._write(job, song, formats)
@@ -150,8 +155,14 @@ class ChartService:
         analysis = song.analysis if song is not None else None
         if song is None:
             song, analysis = self._reread(job)
-        song = self.generator.regenerate(song, name, seed, params["density_nps"].get(name),
-                                         params.get("temperature", 1.0), analysis)  # fmt: skip
+        song = self.generator.regenerate(
+            song,
+            name,
+            seed,
+            params["density_nps"].get(name),
+            params.get("temperature", 1.0),
+            analysis,
+        )
         self._write(job, song, params["formats"])
         return job
 
@@ -176,16 +187,19 @@ class ChartService:
         job's own audio copy and tempo map."""
         res = job.record["results"]
         folder = job.folder / SONG_DIR
-        analysis = self.generator.analyse(folder / res["audio"],
-                                          job.record["params"]["difficulties"],
-                                          timing_from=folder / res["json"])  # fmt: skip
+        analysis = self.generator.analyse(
+            folder / res["audio"],
+            job.record["params"]["difficulties"],
+            timing_from=folder / res["json"],
+        )
         return read_json_chart(folder / res["json"]), analysis
 
     def _write(self, job: Job, song: GeneratedSong, formats) -> None:
         # JSON always: it is how a job's charts are read back (regenerate, history). The song
         # folder lands whole by one rename (a regenerated one replaces the old whole).
-        files = song.save(job.folder / SONG_DIR, sorted({*formats, "json"}), preview=True,
-                          replace=True)  # fmt: skip
+        files = song.save(
+            job.folder / SONG_DIR, sorted({*formats, "json"}), preview=True, replace=True
+        )
         song.audio_path = job.folder / SONG_DIR / song.audio_filename  # the upload may go
         song.analysis.audio_path = song.audio_path
         name = safe_filename(song.title, "song")
@@ -211,9 +225,16 @@ class ChartService:
 
 def _history_row(r: dict) -> list:
     p, res = r["params"], r["results"]
-    return [r["id"], r["created"], p["song"], res.get("bpm", p.get("bpm")),
-            res.get("offset", p.get("offset_s")), p["seed"], ",".join(p["difficulties"]),
-            r["status"]]  # fmt: skip
+    return [
+        r["id"],
+        r["created"],
+        p["song"],
+        res.get("bpm", p.get("bpm")),
+        res.get("offset", p.get("offset_s")),
+        p["seed"],
+        ",".join(p["difficulties"]),
+        r["status"],
+    ]
 
 
 def _need_audio(audio_path: str | None) -> str:

@@ -15,7 +15,7 @@ from export.folder import ModelFolderError
 from export.manifest import backend_for
 from unclip import Cancelled, Guidance, Steps, UnCLIP, UnCLIPModelError
 from unclip.components import WHERE_TO_GET
-from unclip.pipeline import MAX_FRAMES, MAX_IMAGES, check_prompt, check_settings
+from unclip.settings import MAX_FRAMES, MAX_IMAGES, check_prompt, check_settings
 
 HISTORY_HEADERS = ["job", "created", "task", "what", "seeds", "status"]
 TEST_MODEL_NOTE = "TEST MODEL (random weights): these images are noise, not results"
@@ -35,8 +35,10 @@ class ImageService:
     def status(self) -> str:
         if self.pipe is None:
             why = f" ({self.problem})" if self.problem else ""
-            return (f"**No unCLIP model loaded{why}.** {WHERE_TO_GET} Then restart the app with "
-                    f"`--unclip FOLDER` (default `{UNCLIP_DIR}`).")  # fmt: skip
+            return (
+                f"**No unCLIP model loaded{why}.** {WHERE_TO_GET} Then restart the app with "
+                f"`--unclip FOLDER` (default `{UNCLIP_DIR}`)."
+            )
         tasks = {"text": "text to image", "image": "variations"}
         can = ", ".join(tasks[t] for t in self.pipe.folder.tasks())
         note = f"\n\n**{TEST_MODEL_NOTE}.**" if self.pipe.is_tiny_random else ""
@@ -53,16 +55,22 @@ class ImageService:
         steps, guidance = _stage_settings(settings)
         seed = job_seed(settings["seed"], settings["random_seed"])
         inputs = _checked_inputs(task, inputs)
-        params = {"task": task, **{k: _label(k, v) for k, v in inputs.items()}, "seed": seed,
-                  "steps": steps.__dict__, "guidance": guidance.__dict__}  # fmt: skip
+        params = {
+            "task": task,
+            **{k: _label(k, v) for k, v in inputs.items()},
+            "seed": seed,
+            "steps": steps.__dict__,
+            "guidance": guidance.__dict__,
+        }
         job = self.store.new(session, "image", params)
         cancel = self._cancel[session] = threading.Event()
         try:
             result = self._call(task, inputs, seed, steps, guidance, progress, cancel)
             paths = result.save(job.folder, task)
         except BaseException as e:
-            job.record.update(status="cancelled" if isinstance(e, Cancelled) else "failed",
-                              error=str(e)[:500])  # fmt: skip
+            job.record.update(
+                status="cancelled" if isinstance(e, Cancelled) else "failed", error=str(e)[:500]
+            )
             job.save()
             raise
         finally:
@@ -76,15 +84,22 @@ class ImageService:
         return job, list(zip(map(str, paths), labels, strict=True)), result.notices
 
     def _call(self, task, inputs, seed, steps, guidance, progress, cancel):
-        common = {"seed": seed, "steps": steps, "guidance": guidance, "progress": progress,
-                  "cancel": cancel}  # fmt: skip
+        common = {
+            "seed": seed,
+            "steps": steps,
+            "guidance": guidance,
+            "progress": progress,
+            "cancel": cancel,
+        }
         if task == "imagine":
             return self.pipe.text_to_image(inputs["prompt"], inputs["num_images"], **common)
         if task == "vary":
             return self.pipe.variations(Path(inputs["image"]), inputs["num_images"], **common)
         # An end is an uploaded image (a Path) or a prompt (text, never opened as a file).
-        ends = [Path(inputs[f"{e}_image"]) if inputs[f"{e}_image"] else inputs[f"{e}_prompt"]
-                for e in "ab"]  # fmt: skip
+        ends = [
+            Path(inputs[f"{e}_image"]) if inputs[f"{e}_image"] else inputs[f"{e}_prompt"]
+            for e in "ab"
+        ]
         return self.pipe.interpolate(ends[0], ends[1], inputs["frames"], **common)
 
     def history_rows(self, session: str) -> list[list]:
@@ -95,15 +110,26 @@ def _history_row(r: dict) -> list:
     p, res = r["params"], r["results"]
     what = p.get("prompt") or p.get("image") or f"{p.get('a_prompt') or p.get('a_image')} → "
     what += "" if p["task"] != "interpolate" else str(p.get("b_prompt") or p.get("b_image"))
-    return [r["id"], r["created"], p["task"], what[:80],
-            ", ".join(map(str, res.get("seeds", []))), r["status"]]  # fmt: skip
+    return [
+        r["id"],
+        r["created"],
+        p["task"],
+        what[:80],
+        ", ".join(map(str, res.get("seeds", []))),
+        r["status"],
+    ]
 
 
 def _stage_settings(settings: dict) -> tuple[Steps, Guidance]:
-    steps = Steps(*(check_number(settings[k], k, integer=True)
-                    for k in ("prior_steps", "decoder_steps", "sr_steps")))  # fmt: skip
-    guidance = Guidance(*(check_number(settings[k], k)
-                          for k in ("prior_guidance", "decoder_guidance")))  # fmt: skip
+    steps = Steps(
+        *(
+            check_number(settings[k], k, integer=True)
+            for k in ("prior_steps", "decoder_steps", "sr_steps")
+        )
+    )
+    guidance = Guidance(
+        *(check_number(settings[k], k) for k in ("prior_guidance", "decoder_guidance"))
+    )
     check_settings(steps, guidance)
     return steps, guidance
 
@@ -112,8 +138,9 @@ def _checked_inputs(task: str, inputs: dict) -> dict:
     """The request's own inputs, checked before a job is made for it."""
     out = dict(inputs)
     if "num_images" in out:
-        out["num_images"] = check_number(out["num_images"], "num_images", 1, MAX_IMAGES,
-                                         integer=True)  # fmt: skip
+        out["num_images"] = check_number(
+            out["num_images"], "num_images", 1, MAX_IMAGES, integer=True
+        )
     if "frames" in out:
         out["frames"] = check_number(out["frames"], "frames", 2, MAX_FRAMES, integer=True)
     for key in ("prompt", "a_prompt", "b_prompt"):

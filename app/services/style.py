@@ -32,8 +32,9 @@ class StyleService:
             )
         return f"StyTr² from `{self.folder}`."
 
-    def run(self, session, content, styles, alpha, preserve_color, style_weights, size,
-            progress=None) -> Path:  # fmt: skip
+    def run(
+        self, session, content, styles, alpha, preserve_color, style_weights, size, progress=None
+    ) -> Path:
         """Uploaded paths → the written PNG inside a new job folder; `progress(done, total)`
         per tile."""
         if self.transfer is None:
@@ -44,24 +45,34 @@ class StyleService:
         if not styles:
             raise ImageError("upload at least one style image")
         weights = _weights(style_weights)
-        params = {"content": Path(content).name, "styles": [Path(s).name for s in styles],
-                  "alpha": check_number(alpha, "alpha", 0.0, 1.0),
-                  "preserve_color": bool(preserve_color), "style_weights": weights,
-                  "size": check_number(size, "size", 16, 8192, integer=True) if size else None,
-                  "model": str(self.folder)}  # fmt: skip
+        params = {
+            "content": Path(content).name,
+            "styles": [Path(s).name for s in styles],
+            "alpha": check_number(alpha, "alpha", 0.0, 1.0),
+            "preserve_color": bool(preserve_color),
+            "style_weights": weights,
+            "size": check_number(size, "size", 16, 8192, integer=True) if size else None,
+            "model": str(self.folder),
+        }
         job = self.store.new(session, "style", params)
         try:
-            image = self.transfer(content, styles, alpha=params["alpha"],
-                                  preserve_color=params["preserve_color"],
-                                  style_weights=weights, size=params["size"],
-                                  progress=progress)  # fmt: skip
+            image = self.transfer(
+                content,
+                styles,
+                alpha=params["alpha"],
+                preserve_color=params["preserve_color"],
+                style_weights=weights,
+                size=params["size"],
+                progress=progress,
+            )
             out = job.folder / f"{Path(content).stem}-stylised.png"
             write_atomic(
                 out, png_with_parameters(image, {"generator": "GenéLive Studio stytr2", **params})
             )
         except BaseException as e:
-            job.record.update(status="failed" if isinstance(e, Exception) else "cancelled",
-                              error=str(e)[:500])  # fmt: skip
+            job.record.update(
+                status="failed" if isinstance(e, Exception) else "cancelled", error=str(e)[:500]
+            )
             job.save()
             raise
         job.record.update(status="done", results={"image": out.name})
@@ -83,5 +94,6 @@ def _weights(text) -> list[float] | None:
     try:
         return [float(w) for w in words] or None
     except ValueError:
-        raise InvalidValue.of("style_weights", f"must be numbers such as '1 2', not "
-                                               f"{str(text)[:40]!r}") from None  # fmt: skip
+        raise InvalidValue.of(
+            "style_weights", f"must be numbers such as '1 2', not {str(text)[:40]!r}"
+        ) from None

@@ -72,17 +72,21 @@ def check_jobs_dir(jobs_dir: Path) -> None:
     cache = Path(get_upload_folder()).resolve()
     folder = Path(jobs_dir).resolve()
     if folder.is_relative_to(cache) or cache.is_relative_to(folder):
-        raise InvalidValue(f"{jobs_dir} holds or is inside the web server's cache ({cache}), which "
-                           "is served to anyone", "jobs_dir",
-                           hint="; choose another folder ({jobs_dir})")  # fmt: skip
+        raise InvalidValue(
+            f"{jobs_dir} holds or is inside the web server's cache ({cache}), which "
+            "is served to anyone",
+            "jobs_dir",
+            hint="; choose another folder ({jobs_dir})",
+        )
 
 
 def _ensure_session(session: str | None) -> str:
     return session or new_session_id()
 
 
-def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
-          block: bool = True) -> str:  # fmt: skip
+def serve(
+    demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, block: bool = True
+) -> str:
     """Start the app with production's settings (the tests start it through here too): a
     bounded queue, one job per model, an upload size limit, no `allowed_paths` (nothing outside
     Gradio's cache is served: app/serve.py). Our handlers answer in our one-line messages
@@ -92,14 +96,23 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
     Returns the local URL; `block=False` returns at once (the server runs in a thread)."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY)
     try:
-        _, url, _ = demo.launch(server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE,
-                                show_error=True, prevent_thread_lock=not block, quiet=not block,
-                                allowed_paths=[])  # fmt: skip
+        _, url, _ = demo.launch(
+            server_name=host,
+            server_port=port,
+            max_file_size=MAX_FILE_SIZE,
+            show_error=True,
+            prevent_thread_lock=not block,
+            quiet=not block,
+            allowed_paths=[],
+        )
     except OSError as e:
         if "port" not in str(e):
             raise
-        raise InvalidValue(f"port {port} is in use (another app is running there?)", "port",
-                           hint="; choose another ({port})") from None  # fmt: skip
+        raise InvalidValue(
+            f"port {port} is in use (another app is running there?)",
+            "port",
+            hint="; choose another ({port})",
+        ) from None
     return url
 
 
@@ -123,5 +136,8 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as e:
-            raise InvalidValue(f"cannot listen on {host}:{port} ({e.strerror or e})", "port",
-                               hint="; choose another ({port})") from None  # fmt: skip
+            raise InvalidValue(
+                f"cannot listen on {host}:{port} ({e.strerror or e})",
+                "port",
+                hint="; choose another ({port})",
+            ) from None

@@ -26,8 +26,17 @@ def build_charts_tab(service: ChartService, session) -> dict:
         "song with claps on the notes to check by ear."
     )
     c = _controls()
-    results = [c["status"], c["job_id"], c["gallery"], c["preview_choice"], c["preview"],
-               c["stats"], c["files"], c["song_zip"], c["seed"]]  # fmt: skip
+    results = [
+        c["status"],
+        c["job_id"],
+        c["gallery"],
+        c["preview_choice"],
+        c["preview"],
+        c["stats"],
+        c["files"],
+        c["song_zip"],
+        c["seed"],
+    ]
 
     def show(view: dict, seed_used, message: str) -> dict:
         """The result panel for a finished job (its id included in `view`); every file in it is
@@ -46,16 +55,46 @@ def build_charts_tab(service: ChartService, session) -> dict:
         }
 
     @reported
-    def on_generate(session, song, bpm, offset_s, timing_file, difficulties,
-                    beginner_nps, easy_nps, medium_nps, hard_nps, challenge_nps, seed,
-                    random_seed, formats, keys=4, temperature=1.0, title=None, artist=None,
-                    progress=gr.Progress()):  # fmt: skip  # noqa: B008 (Gradio injects it)
+    def on_generate(
+        session,
+        song,
+        bpm,
+        offset_s,
+        timing_file,
+        difficulties,
+        beginner_nps,
+        easy_nps,
+        medium_nps,
+        hard_nps,
+        challenge_nps,
+        seed,
+        random_seed,
+        formats,
+        keys=4,
+        temperature=1.0,
+        title=None,
+        artist=None,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
+    ):
         densities = [beginner_nps, easy_nps, medium_nps, hard_nps, challenge_nps]
         try:
-            job = service.generate(session, song, bpm, offset_s, timing_file, difficulties,
-                                   densities, seed, random_seed, formats,
-                                   lambda f, stage: progress(f, desc=stage), keys, temperature,
-                                   title, artist)  # fmt: skip
+            job = service.generate(
+                session,
+                song,
+                bpm,
+                offset_s,
+                timing_file,
+                difficulties,
+                densities,
+                seed,
+                random_seed,
+                formats,
+                lambda f, stage: progress(f, desc=stage),
+                keys,
+                temperature,
+                title,
+                artist,
+            )
         except Cancelled:
             return {c["status"]: "Cancelled."}
         return show(job_view(job), job.record["params"]["seed"], "Done.")
@@ -77,23 +116,44 @@ def build_charts_tab(service: ChartService, session) -> dict:
     # Candidates appear as soon as a song is uploaded; the button asks again.
     c["audio"].upload(on_tempo, c["audio"], tempo_outputs, api_name=False, **MODEL)
     c["detect"].click(on_tempo, c["audio"], tempo_outputs, api_name="tempo", **MODEL)
-    c["candidates"].select(_pick_candidate, c["candidates"], [c["bpm"], c["offset"]],
-                           api_name=False)  # fmt: skip
-    c["earlier"].click(lambda o: round((o or 0.0) - 0.01, 4), c["offset"], c["offset"],
-                       api_name=False)  # fmt: skip
-    c["later"].click(lambda o: round((o or 0.0) + 0.01, 4), c["offset"], c["offset"],
-                     api_name=False)  # fmt: skip
-    settings = [c["bpm"], c["offset"], c["timing_file"], c["difficulties"], *c["densities"],
-                c["seed"], c["random_seed"], c["formats"], c["keys"], c["temperature"],
-                c["title"], c["artist"]]  # fmt: skip
-    run = c["generate"].click(on_generate, [session, c["audio"], *settings], results,
-                              api_name="generate_charts", **MODEL)  # fmt: skip
+    c["candidates"].select(
+        _pick_candidate, c["candidates"], [c["bpm"], c["offset"]], api_name=False
+    )
+    c["earlier"].click(
+        lambda o: round((o or 0.0) - 0.01, 4), c["offset"], c["offset"], api_name=False
+    )
+    c["later"].click(
+        lambda o: round((o or 0.0) + 0.01, 4), c["offset"], c["offset"], api_name=False
+    )
+    settings = [
+        c["bpm"],
+        c["offset"],
+        c["timing_file"],
+        c["difficulties"],
+        *c["densities"],
+        c["seed"],
+        c["random_seed"],
+        c["formats"],
+        c["keys"],
+        c["temperature"],
+        c["title"],
+        c["artist"],
+    ]
+    run = c["generate"].click(
+        on_generate, [session, c["audio"], *settings], results, api_name="generate_charts", **MODEL
+    )
     # Not queued behind the job it stops: the running job checks the event between stages.
     c["cancel"].click(service.cancel, session, None, api_name=False, queue=False)
-    c["redo"].click(on_regenerate, [session, c["job_id"], c["redo_difficulty"], c["redo_seed"]],
-                    results, api_name="regenerate_chart", **MODEL)  # fmt: skip
-    c["preview_choice"].change(on_preview, [session, c["job_id"], c["preview_choice"]],
-                               c["preview"], api_name=False)  # fmt: skip
+    c["redo"].click(
+        on_regenerate,
+        [session, c["job_id"], c["redo_difficulty"], c["redo_seed"]],
+        results,
+        api_name="regenerate_chart",
+        **MODEL,
+    )
+    c["preview_choice"].change(
+        on_preview, [session, c["job_id"], c["preview_choice"]], c["preview"], api_name=False
+    )
     # What "reuse these settings" fills in (History): every setting but the files.
     reusable = [x for x in settings if x is not c["timing_file"]]
     return {"run": run, "results": results, "show": show, "reusable": reusable}
@@ -103,8 +163,9 @@ def _controls() -> dict:
     c = {}
     with gr.Row():
         with gr.Column():
-            c["audio"] = gr.Audio(label="Song (wav, flac, ogg, mp3)", type="filepath",
-                                  sources=["upload"])  # fmt: skip
+            c["audio"] = gr.Audio(
+                label="Song (wav, flac, ogg, mp3)", type="filepath", sources=["upload"]
+            )
             c["detect"] = gr.Button("Detect tempo")
             c["candidates"] = gr.Dataframe(
                 headers=["BPM", "offset s", "confidence %", "relation"],
@@ -119,13 +180,18 @@ def _controls() -> dict:
             with gr.Row():
                 c["earlier"] = gr.Button("offset −10 ms", size="sm")
                 c["later"] = gr.Button("offset +10 ms", size="sm")
-            c["timing_file"] = gr.File(label="…or timing from an existing chart",
-                                       type="filepath", file_types=TIMING_FILE_TYPES)  # fmt: skip
-            c["difficulties"] = gr.CheckboxGroup(DIFFICULTIES, value=list(DIFFICULTIES),
-                                                 label="Difficulties")  # fmt: skip
+            c["timing_file"] = gr.File(
+                label="…or timing from an existing chart",
+                type="filepath",
+                file_types=TIMING_FILE_TYPES,
+            )
+            c["difficulties"] = gr.CheckboxGroup(
+                DIFFICULTIES, value=list(DIFFICULTIES), label="Difficulties"
+            )
             with gr.Accordion("Density (notes per second, 0 = automatic)", open=False):
-                c["densities"] = [slider_field(0, 15, value=0, step=0.1, label=d)
-                                  for d in DIFFICULTIES]  # fmt: skip
+                c["densities"] = [
+                    slider_field(0, 15, value=0, step=0.1, label=d) for d in DIFFICULTIES
+                ]
             with gr.Row():
                 c["seed"] = number_field(label="Seed", value=0, precision=0)
                 c["random_seed"] = gr.Checkbox(label="Random seed", value=False)
@@ -135,10 +201,12 @@ def _controls() -> dict:
                     c["title"] = gr.Textbox(label="Title (empty: the audio's tags or name)")
                     c["artist"] = gr.Textbox(label="Artist (empty: the audio's tags)")
                 with gr.Row():
-                    c["keys"] = number_field(label="osu!mania keys", value=4, precision=0,
-                                             minimum=1, maximum=18)  # fmt: skip
-                    c["temperature"] = slider_field(0.01, 10, value=1.0, step=0.01,
-                                                    label="Step sampling temperature")  # fmt: skip
+                    c["keys"] = number_field(
+                        label="osu!mania keys", value=4, precision=0, minimum=1, maximum=18
+                    )
+                    c["temperature"] = slider_field(
+                        0.01, 10, value=1.0, step=0.01, label="Step sampling temperature"
+                    )
             with gr.Row():
                 c["generate"] = gr.Button("Generate", variant="primary")
                 c["cancel"] = gr.Button("Cancel", variant="stop")
@@ -147,16 +215,17 @@ def _controls() -> dict:
     c["gallery"] = gr.Gallery(label="Charts", columns=1, height=440, object_fit="contain")
     with gr.Row():
         c["preview_choice"] = gr.Dropdown(DIFFICULTIES, label="Listen to", value=None)
-        c["preview"] = gr.Audio(label="Song with assist claps", type="filepath",
-                                interactive=False)  # fmt: skip
+        c["preview"] = gr.Audio(label="Song with assist claps", type="filepath", interactive=False)
     c["stats"] = gr.Dataframe(headers=STAT_HEADERS, label="Charts", interactive=False)
     with gr.Row():
         c["files"] = gr.File(label="Files", file_count="multiple", interactive=False)
-        c["song_zip"] = gr.File(label="Song folder (.zip, StepMania loads it as is)",
-                                interactive=False)  # fmt: skip
+        c["song_zip"] = gr.File(
+            label="Song folder (.zip, StepMania loads it as is)", interactive=False
+        )
     with gr.Row():
-        c["redo_difficulty"] = gr.Dropdown(DIFFICULTIES, label="Regenerate this difficulty",
-                                           value=None)  # fmt: skip
+        c["redo_difficulty"] = gr.Dropdown(
+            DIFFICULTIES, label="Regenerate this difficulty", value=None
+        )
         c["redo_seed"] = number_field(label="with seed (empty: random)", value=None, precision=0)
         c["redo"] = gr.Button("Regenerate")
     return c

@@ -85,17 +85,22 @@ def _checked_number(field, payload):
         try:
             payload = float(payload)
         except ValueError:
-            raise gr.Error(f"{label} must be a number, not {payload[:40]!r}",
-                           print_exception=False) from None  # fmt: skip
+            raise gr.Error(
+                f"{label} must be a number, not {payload[:40]!r}", print_exception=False
+            ) from None
     if isinstance(payload, bool) or not isinstance(payload, int | float):
-        raise gr.Error(f"{label} must be a number, not {type(payload).__name__}",
-                       print_exception=False)  # fmt: skip
+        raise gr.Error(
+            f"{label} must be a number, not {type(payload).__name__}", print_exception=False
+        )
     if not math.isfinite(payload):
         raise gr.Error(f"{label} must be a finite number, not {payload}", print_exception=False)
     low, high = field.minimum, field.maximum
     if (low is not None and payload < low) or (high is not None and payload > high):
-        bounds = f"from {low:g} to {high:g}" if low is not None and high is not None else (
-            f"at least {low:g}" if low is not None else f"at most {high:g}")  # fmt: skip
+        bounds = (
+            f"from {low:g} to {high:g}"
+            if low is not None and high is not None
+            else (f"at least {low:g}" if low is not None else f"at most {high:g}")
+        )
         raise gr.Error(f"{label} must be {bounds}, not {payload:g}", print_exception=False)
     return payload
 
@@ -103,8 +108,9 @@ def _checked_number(field, payload):
 def image_upload(label: str, **kwargs) -> gr.Image:
     """An image upload field that hands on the file as uploaded (no conversion to RGB WebP: the
     pipelines read the original pixels), after checking it with our reader."""
-    field = gr.Image(label=label, **{"type": "filepath", "sources": ["upload"],
-                                     "image_mode": None, **kwargs})  # fmt: skip
+    field = gr.Image(
+        label=label, **{"type": "filepath", "sources": ["upload"], "image_mode": None, **kwargs}
+    )
 
     def check(payload):
         if payload is not None and payload.path:

@@ -32,9 +32,19 @@ def build_history_tab(service: ChartService, session, charts: dict) -> tuple:
         """The job's settings, in the order of the Charts tab's reusable controls."""
         p = service.job(session, job).record["params"]
         dens = [p["density_nps"].get(d, 0) for d in DIFFICULTIES]
-        return [p["bpm"], p["offset_s"], p["difficulties"], *dens, p["seed"], False,
-                p["formats"], p.get("keys", 4), p.get("temperature", 1.0), p.get("title") or "",
-                p.get("artist") or ""]  # fmt: skip
+        return [
+            p["bpm"],
+            p["offset_s"],
+            p["difficulties"],
+            *dens,
+            p["seed"],
+            False,
+            p["formats"],
+            p.get("keys", 4),
+            p.get("temperature", 1.0),
+            p.get("title") or "",
+            p.get("artist") or "",
+        ]
 
     @reported
     def results(session, job_id):

@@ -49,10 +49,24 @@ def build_images_tab(service: ImageService, session) -> tuple:
     gallery = gr.Gallery(label="Images (PNG with parameters)", columns=4, height=360)
     files = gr.File(label="PNGs", file_count="multiple", interactive=False)
     history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your images", interactive=False)
-    settings = [seed, random_seed, prior_steps, decoder_steps, sr_steps, prior_guidance,
-                decoder_guidance]  # fmt: skip
-    keys = ["seed", "random_seed", "prior_steps", "decoder_steps", "sr_steps", "prior_guidance",
-            "decoder_guidance"]  # fmt: skip
+    settings = [
+        seed,
+        random_seed,
+        prior_steps,
+        decoder_steps,
+        sr_steps,
+        prior_guidance,
+        decoder_guidance,
+    ]
+    keys = [
+        "seed",
+        "random_seed",
+        "prior_steps",
+        "decoder_steps",
+        "sr_steps",
+        "prior_guidance",
+        "decoder_guidance",
+    ]
 
     def handler(task: str, names: list[str]):
         @reported
@@ -74,11 +88,22 @@ def build_images_tab(service: ImageService, session) -> tuple:
     for button, task, names, fields, api in (
         (make, "imagine", ["prompt", "num_images"], [prompt, num_text], "imagine"),
         (vary, "vary", ["image", "num_images"], [image, num_vary], "vary"),
-        (interpolate, "interpolate", ["a_prompt", "a_image", "b_prompt", "b_image", "frames"],
-         [a_prompt, a_image, b_prompt, b_image, frames], "interpolate"),
-    ):  # fmt: skip
-        button.click(handler(task, names), [session, *fields, *settings], outputs, api_name=api,
-                     concurrency_id="unclip", concurrency_limit=1)  # fmt: skip
+        (
+            interpolate,
+            "interpolate",
+            ["a_prompt", "a_image", "b_prompt", "b_image", "frames"],
+            [a_prompt, a_image, b_prompt, b_image, frames],
+            "interpolate",
+        ),
+    ):
+        button.click(
+            handler(task, names),
+            [session, *fields, *settings],
+            outputs,
+            api_name=api,
+            concurrency_id="unclip",
+            concurrency_limit=1,
+        )
     cancel.click(service.cancel, session, None, api_name=False)
 
     def rows(session_id):

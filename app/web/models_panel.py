@@ -23,14 +23,23 @@ def build_models_panel(generator: ChartGenerator, style: StyleService, images: I
 def models_info(generator: ChartGenerator, style: StyleService, images: ImageService) -> dict:
     onset = generator.onset_model.describe()
     steps = generator.step_model
-    info = {"onset": onset, "steps": {"folder": str(steps.folder), "backend": steps.backend.name,
-                                      "device": steps.backend.device}}  # fmt: skip
+    info = {
+        "onset": onset,
+        "steps": {
+            "folder": str(steps.folder),
+            "backend": steps.backend.name,
+            "device": steps.backend.device,
+        },
+    }
     if style.transfer is not None:
         info["stytr2"] = {"folder": str(style.folder), "backend": style.transfer.nets.name}
     if images.pipe is not None:
-        info["unclip"] = {"folder": str(images.folder), "backend": images.pipe.nets.name,
-                          "tasks": images.pipe.folder.tasks(),
-                          "test_model": images.pipe.is_tiny_random}  # fmt: skip
+        info["unclip"] = {
+            "folder": str(images.folder),
+            "backend": images.pipe.nets.name,
+            "tasks": images.pipe.folder.tasks(),
+            "test_model": images.pipe.is_tiny_random,
+        }
     return info
 
 

@@ -13,8 +13,9 @@ def build_style_tab(service: StyleService, session) -> None:
     gr.Markdown(service.status())
     with gr.Row():
         content = image_upload(label="Content")
-        styles = gr.File(label="Style image(s)", file_count="multiple", type="filepath",
-                         file_types=["image"])  # fmt: skip
+        styles = gr.File(
+            label="Style image(s)", file_count="multiple", type="filepath", file_types=["image"]
+        )
     with gr.Row():
         alpha = slider_field(0, 1, value=1.0, step=0.05, label="Style strength")
         preserve = gr.Checkbox(label="Keep the content's colours")
@@ -35,6 +36,11 @@ def build_style_tab(service: StyleService, session) -> None:
         out = served(service.run(session_id, c, s, a, p, w, n, progress=tiles))
         return out, out, service.history_rows(session_id)
 
-    run.click(on_run, [session, content, styles, alpha, preserve, weights, size],
-              [result, download, history], api_name="stylize",
-              concurrency_id="stytr2", concurrency_limit=1)  # fmt: skip
+    run.click(
+        on_run,
+        [session, content, styles, alpha, preserve, weights, size],
+        [result, download, history],
+        api_name="stylize",
+        concurrency_id="stytr2",
+        concurrency_limit=1,
+    )

@@ -93,15 +93,20 @@ def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
             for source, charts in by_file.items():
                 levels = list(dict.fromkeys(c.difficulty for c in charts))
                 try:
-                    made = gen(song.audio_path, levels, seed=0,
-                               timing_from=source if timing == "chart" else None)  # fmt: skip
+                    made = gen(
+                        song.audio_path,
+                        levels,
+                        seed=0,
+                        timing_from=source if timing == "chart" else None,
+                    )
                 except ValueError as e:  # delays/warps, no tempo estimate, ...
                     log.warning("%s: not generated (%s)", source, e)
                     continue
                 for c in charts:
                     ours = made.chart(c.difficulty)
-                    results.append((c.difficulty, c.onset_times_s,
-                                    np.unique([n.time_s for n in ours.notes])))  # fmt: skip
+                    results.append(
+                        (c.difficulty, c.onset_times_s, np.unique([n.time_s for n in ours.notes]))
+                    )
                     notes[c.difficulty][0] += ours.n_notes
                     notes[c.difficulty][1] += count_notes(c.steps.states)[0] if c.steps else 0
         report = onset_report(results)

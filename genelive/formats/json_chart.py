@@ -55,8 +55,14 @@ def read_json(path: str | Path) -> dict:
             for c in data["charts"]
         ]
         timing = Timing.from_dict(data["timing"])
-        return {"title": data["title"], "artist": data["artist"], "audio_filename": data["audio"],
-                "timing": timing, "charts": charts, "stamp": data["stamp"]}  # fmt: skip
+        return {
+            "title": data["title"],
+            "artist": data["artist"],
+            "audio_filename": data["audio"],
+            "timing": timing,
+            "charts": charts,
+            "stamp": data["stamp"],
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         if isinstance(e, ChartFileError):
             raise
@@ -71,5 +77,10 @@ def _note_dict(n: Note) -> dict:
 
 
 def _note_from_dict(d: dict) -> Note:
-    return Note(int(d["column"]), float(d["beat"]), float(d["time_s"]),
-                d.get("end_beat"), d.get("end_time_s"))  # fmt: skip
+    return Note(
+        int(d["column"]),
+        float(d["beat"]),
+        float(d["time_s"]),
+        d.get("end_beat"),
+        d.get("end_time_s"),
+    )

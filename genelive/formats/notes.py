@@ -60,6 +60,7 @@ class Chart:
 
 def note_array(chart: Chart) -> np.ndarray:
     """(N, 3) float: time_s, column, end_time_s (NaN for taps): for pictures and mixing."""
-    rows = [(n.time_s, n.column, np.nan if n.end_time_s is None else n.end_time_s)
-            for n in chart.notes]  # fmt: skip
+    rows = [
+        (n.time_s, n.column, np.nan if n.end_time_s is None else n.end_time_s) for n in chart.notes
+    ]
     return np.array(rows, np.float64).reshape(-1, 3)

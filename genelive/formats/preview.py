@@ -32,8 +32,13 @@ def chart_picture(song: ChartSet, chart: Chart, song_mel: np.ndarray, duration_s
     ax_spec, ax_notes, ax_density = fig.subplots(
         3, 1, sharex=True, gridspec_kw={"height_ratios": [2, 2, 1]}
     )
-    ax_spec.imshow(song_mel.T, origin="lower", aspect="auto", cmap="magma",
-                   extent=(0, len(song_mel) / FPS, 0, song_mel.shape[1]))  # fmt: skip
+    ax_spec.imshow(
+        song_mel.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, len(song_mel) / FPS, 0, song_mel.shape[1]),
+    )
     ax_spec.set_yticks([])
     grid, first_beat = song.timing.beat_grid(duration_s)
     measure = (np.arange(len(grid.times_s)) + first_beat) % 4 == 0
@@ -48,8 +53,9 @@ def chart_picture(song: ChartSet, chart: Chart, song_mel: np.ndarray, duration_s
         colour = LANE_COLOURS[lane]
         mine = notes[notes[:, 1] == lane]
         holds = mine[np.isfinite(mine[:, 2])]
-        ax_notes.hlines(np.full(len(holds), lane), holds[:, 0], holds[:, 2], colors=colour,
-                        lw=4, alpha=0.6)  # fmt: skip
+        ax_notes.hlines(
+            np.full(len(holds), lane), holds[:, 0], holds[:, 2], colors=colour, lw=4, alpha=0.6
+        )
         ax_notes.plot(mine[:, 0], np.full(len(mine), lane), "s", color=colour, ms=3)
     ax_notes.set_ylim(-0.7, 3.7)
     ax_notes.set_yticks(range(4), ["←", "↓", "↑", "→"])

@@ -79,8 +79,14 @@ def _read_osu(path: Path) -> ChartSet:
     name = beatmap.version_name
     difficulty = name if name in DIFFICULTIES else name.capitalize()
     chart = Chart(difficulty, 0, notes)
-    return ChartSet(beatmap.title, beatmap.sections.get("Metadata", {}).get("Artist", ""),
-                    beatmap.audio_filename, timing, [chart], keys=beatmap.keys)  # fmt: skip
+    return ChartSet(
+        beatmap.title,
+        beatmap.sections.get("Metadata", {}).get("Artist", ""),
+        beatmap.audio_filename,
+        timing,
+        [chart],
+        keys=beatmap.keys,
+    )
 
 
 def _beat_of(timing: Timing, time_s: float) -> float:

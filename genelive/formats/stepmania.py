@@ -123,8 +123,9 @@ def chart_of(sim, sm_chart) -> Chart:
             heads[n.column] = n
         elif n.note_type == NoteType.TAIL and n.column in heads:
             h = heads.pop(n.column)
-            notes.append(Note(n.column, float(h.beat), float(engine.time_at(h.beat)),
-                              float(n.beat), t))  # fmt: skip
+            notes.append(
+                Note(n.column, float(h.beat), float(engine.time_at(h.beat)), float(n.beat), t)
+            )
         elif n.note_type in (NoteType.TAP, NoteType.LIFT):
             notes.append(Note(n.column, float(n.beat), t))
     notes.sort(key=lambda n: (n.beat, n.column))

@@ -24,8 +24,9 @@ class ChunkedOnsetGraphs:
 
     def __init__(self, export_dir: Path, device: str = "auto"):
         # No memory arena, as for the unchunked graph (genelive.pipeline).
-        self.input, lstm, self.head = (load_graph(export_dir, n, device, memory_arena=False)
-                                       for n in CHUNKED_GRAPHS)  # fmt: skip
+        self.input, lstm, self.head = (
+            load_graph(export_dir, n, device, memory_arena=False) for n in CHUNKED_GRAPHS
+        )
         self.device, self.path = self.input.device, self.input.path
         self.config = read_config(self.path.parent, OnsetConfig)
         self.lstm = _OnnxLstm(lstm, self.config.lstm_hidden, self.config.lstm_layers)
@@ -50,5 +51,7 @@ class _OnnxLstm:
 
     def __call__(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
         out = self.backend.run({"x": x.numpy(), "h0": state[0].numpy(), "c0": state[1].numpy()})
-        return torch.from_numpy(out["lstm_output"]), (torch.from_numpy(out["h"]),
-                                                      torch.from_numpy(out["c"]))  # fmt: skip
+        return torch.from_numpy(out["lstm_output"]), (
+            torch.from_numpy(out["h"]),
+            torch.from_numpy(out["c"]),
+        )

@@ -157,8 +157,11 @@ class OnsetNet(nn.Module):
         """(B, T, C), (B, T), (D,) → one row per (song, difficulty): (B·D, T, C), (B·D, T),
         (B·D,)."""
         n_songs, n_diff = features.shape[0], difficulty.shape[0]
-        return (features.repeat_interleave(n_diff, dim=0), beats.repeat_interleave(n_diff, dim=0),
-                difficulty.repeat(n_songs))  # fmt: skip
+        return (
+            features.repeat_interleave(n_diff, dim=0),
+            beats.repeat_interleave(n_diff, dim=0),
+            difficulty.repeat(n_songs),
+        )
 
 
 def chunked_bilstm(lstm: nn.LSTM, x: torch.Tensor, chunk: int) -> torch.Tensor:

@@ -73,8 +73,9 @@ class StepModel:
         self.config, self.backend, self.folder = config, backend, Path(folder)
 
     @classmethod
-    def load(cls, model_dir: str | Path | None = None, backend: str = "torch",
-             device: str = "auto") -> StepModel:  # fmt: skip
+    def load(
+        cls, model_dir: str | Path | None = None, backend: str = "torch", device: str = "auto"
+    ) -> StepModel:
         """backend="onnx": `model_dir` is a folder `studio export chart` wrote (hash-checked).
         One row at a time is latency-bound, so "auto" is the CPU here, GPU or not."""
         folder = Path(model_dir) if model_dir is not None else STEPS_DIR
@@ -106,9 +107,15 @@ class StepModel:
         prev = START_STATE
         states = np.zeros(len(times_s), np.int64)
         for i in range(len(times_s)):
-            out = self.backend.run({"prev_states": np.array([[prev]], np.int64),
-                                    "row_features": feats[None, i : i + 1],
-                                    "mel": mel[None, i : i + 1], "h0": h, "c0": c})  # fmt: skip
+            out = self.backend.run(
+                {
+                    "prev_states": np.array([[prev]], np.int64),
+                    "row_features": feats[None, i : i + 1],
+                    "mel": mel[None, i : i + 1],
+                    "h0": h,
+                    "c0": c,
+                }
+            )
             h, c = out["h"], out["c"]
             logits = out["logits"][0, 0].astype(np.float64) / max(temperature, 1e-3)
             allowed = rules.allowed(beats[i], last=i == len(times_s) - 1)

@@ -13,7 +13,6 @@ state into `train_state.pt` (loaded with weights_only=True) so an interrupted ru
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -25,15 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.atomic import write_json_atomic
 from export.checks import check_config
-from export.folder import CONFIG_FILE, config_to_dict
+from export.folder import config_to_dict
 from export.weights import save_model_folder
-from genelive.difficulty import DIFFICULTIES
-from genelive.evaluation.metrics import onset_report
 from genelive.onsets.config import DDCConfig, LibrosaOnsetConfig
-from genelive.onsets.model import OnsetModel, build_network, frame_rate
-from genelive.onsets.peaks import onset_times, tune_decoding
+from genelive.onsets.model import build_network, frame_rate
 from genelive.training.augment import (
     Augment,
     augment_beats,
@@ -49,9 +44,9 @@ from genelive.training.data import (
     TRAINING_FILE,
     SongData,
     load_song_data,
-    model_split,
     split_by_group,
 )
+from genelive.training.validation import librosa_charts, predict_charts, validate
 
 STATE_FILE = "train_state.pt"
 # KLab's fuzzy label: 1 on the onset frame, then 0.17, 0.10, 0.04, 0.01 at 1..4 frames away.
@@ -167,37 +162,6 @@ def loss_on_batch(
         logits, batch["targets"], pos_weight=torch.tensor(pos_weight), reduction="none"
     )
     return (loss * batch["mask"]).sum() / batch["mask"].sum()
-
-
-@torch.no_grad()
-def predict_charts(net, songs: Sequence[SongData]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(difficulty, activation (T,), reference onset times) for every chart; conv once a song."""
-    net.eval()
-    out = []
-    for song in songs:
-        encoded = net.encode(torch.from_numpy(song.features)[None])  # (1, T, C)
-        beats = torch.from_numpy(np.stack([c.beats for c in song.charts]))
-        levels = torch.tensor([c.value for c in song.charts])
-        probs = torch.sigmoid(net.decode(encoded.expand(len(song.charts), -1, -1), beats, levels))
-        for chart, p in zip(song.charts, probs.numpy(), strict=True):
-            out.append((chart.difficulty, p, chart.onset_times_s))
-    return out
-
-
-def librosa_charts(songs: Sequence[SongData]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    return [(c.difficulty, s.features, c.onset_times_s) for s in songs for c in s.charts]
-
-
-def validate(config, items, fps: float) -> tuple[object, dict]:
-    """Choose the decoding on these charts; report P/R/F with it."""
-    decoding, _ = tune_decoding(items, fps)
-    config = dataclasses.replace(config, decoding=decoding)
-    estimates = []
-    for difficulty, probs, ref in items:
-        i = DIFFICULTIES.index(difficulty)
-        est = onset_times(probs, fps, decoding.thresholds[i], decoding.min_gap_frames[i])
-        estimates.append((difficulty, ref, est))
-    return config, onset_report(estimates)
 
 
 def train(
@@ -384,30 +348,3 @@ def _hms(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
-def retune_decoding(
-    data_dir: str | Path, model_dir: str | Path, cache_dir: Path | None = DEFAULT_CACHE
-) -> dict:
-    """Choose a model folder's decoding again on its validation songs (all songs if none).
-
-    Rewrites config.json (weights untouched) and returns the validation report.
-    """
-    model = OnsetModel.load(model_dir)
-    songs = scan_charts(data_dir)
-    split = model_split(model.folder)
-    if split is not None:
-        songs = [s for s in songs if s.key in set(split["validation"])]
-    if not songs:
-        raise ValueError(f"{data_dir}: none of the model's validation songs are here")
-    data = load_song_data(songs, model.config, cache_dir)
-    net = model.backend.module if model.backend is not None else None
-    items = predict_charts(net, data) if net is not None else librosa_charts(data)
-    tuned, report = validate(model.config, items, model.fps)
-    write_json_atomic(model.folder / CONFIG_FILE, config_to_dict(tuned))
-    training = model.folder / TRAINING_FILE
-    if training.is_file():
-        info = json.loads(training.read_text())
-        info.update(validation=report, decoding_retuned_on=[s.key for s in songs])
-        write_json_atomic(training, info)
-    return report
