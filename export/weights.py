@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch.overrides import TorchFunctionMode
 
 from export.atomic import write_json_atomic
 from export.folder import CONFIG_FILE, WEIGHTS_FILE, ModelFolderError, config_to_dict, read_config
@@ -92,10 +93,40 @@ def save_model_folder(
 MAX_MODEL_BYTES = 4 * 2**30  # 30× the largest model this path loads (StyTr²: ~140 MB)
 
 
+class _SkipInit(TorchFunctionMode):
+    """On the meta device a parameter's random initialisation means nothing; skip it (this
+    thread only, for the block only). It is not free there: nn.Embedding's normal_ on meta
+    imports a second's worth of PyTorch's compiler stack."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _INIT_FILLS:
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **kwargs)
+
+
+_INIT = torch.nn.init
+_INIT_FILLS = {
+    _INIT.normal_,
+    _INIT.uniform_,
+    _INIT.trunc_normal_,
+    _INIT.kaiming_uniform_,
+    _INIT.kaiming_normal_,
+    _INIT.xavier_uniform_,
+    _INIT.xavier_normal_,
+    _INIT.orthogonal_,
+    _INIT.zeros_,
+    _INIT.ones_,
+    _INIT.constant_,
+    torch.Tensor.normal_,
+    torch.Tensor.uniform_,
+}
+
+
 def check_model_size(build: typing.Callable, config: Any, source: str) -> int:
     """The bytes the module's parameters and buffers would take, found without allocating them;
     ModelFolderError when above MAX_MODEL_BYTES."""
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInit():
         probe = build(config)
     size = sum(t.numel() * t.element_size() for t in (*probe.parameters(), *probe.buffers()))
     if size > MAX_MODEL_BYTES:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import librosa
 import numpy as np
 
 from genelive.audio import SAMPLE_RATE
+from genelive.spectrogram import mel_power
 
 HOP = 512
 N_FFT = 2048
@@ -21,14 +21,16 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     """(n_samples,) mono 16 kHz → (T, 229) natural-log mel power, T = 1 + n_samples // 512.
 
     KLab computed their features with librosa 0.8, whose STFT padded the signal by reflection;
-    librosa ≥ 0.10 pads with zeros, which changes the first and last two frames.
+    librosa ≥ 0.10 pads with zeros, which changes the first and last two frames. This is
+    librosa.feature.melspectrogram(..., htk=True, pad_mode="reflect") to the bit, without
+    importing librosa (genelive/spectrogram.py).
     """
-    mel = librosa.feature.melspectrogram(
-        y=np.asarray(audio, dtype=np.float32),
-        sr=SAMPLE_RATE,
-        n_fft=N_FFT,
-        hop_length=HOP,
-        n_mels=N_MELS,
+    mel = mel_power(
+        np.asarray(audio, dtype=np.float32),
+        SAMPLE_RATE,
+        N_FFT,
+        HOP,
+        N_MELS,
         fmin=FMIN_HZ,
         htk=True,
         pad_mode="reflect",

@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 
 from genelive.audio import SAMPLE_RATE
+from genelive.spectrogram import onset_strength
 
 HOP = 80  # 5 ms envelope frames
 PHASE_BINS = 200
@@ -68,9 +68,8 @@ class TempoEstimate:
 
 def onset_envelope(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """(n,) mono → (T,) spectral-flux onset strength at 200 frames/s, mean removed."""
-    env = librosa.onset.onset_strength(
-        y=np.asarray(audio, np.float32), sr=sample_rate, hop_length=HOP, n_fft=1024, center=True
-    )
+    # librosa.onset.onset_strength(..., n_fft=1024, center=True) to the bit, without librosa.
+    env = onset_strength(np.asarray(audio, np.float32), sample_rate, 1024, HOP)
     return (env - env.mean()).astype(np.float64)
 
 

@@ -55,3 +55,25 @@ def test_tuning_finds_the_threshold_that_separates_notes_from_noise():
     assert 0.3 < decoding.thresholds[2] < 0.7
     assert f["Medium"] == 1.0
     assert decoding.thresholds[0] == 0.5  # no Beginner charts: the default stays
+
+
+def test_the_peak_picker_finds_what_scipy_finds():
+    """genelive's numpy peak picker against scipy.signal.find_peaks(height=, distance=) on
+    noise, on steps with ties, and on plateaus of every width."""
+    from scipy.signal import find_peaks
+
+    from genelive.onsets.peaks import peaks
+
+    rng = np.random.default_rng(0)
+    for trial in range(600):
+        n = int(rng.integers(1, 300))
+        x = [
+            rng.random(n),
+            np.round(rng.random(n) * 5) / 5,
+            np.repeat(np.round(rng.random(n // 4 + 1) * 4) / 4, 4)[:n],
+        ][trial % 3]
+        height, distance = float(rng.choice([0.0, 0.2, 0.5, 0.9])), int(rng.integers(1, 12))
+        expected, props = find_peaks(x, height=height, distance=distance)
+        frames, heights = peaks(x, height, distance)
+        np.testing.assert_array_equal(frames, expected)
+        np.testing.assert_array_equal(heights, props["peak_heights"])
