@@ -4,6 +4,8 @@ when they run, so `studio --help` loads nothing but argparse."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 from app.cli.options import add_chart_options, add_model, minutes, number
@@ -58,11 +60,14 @@ def add_parsers(sub) -> None:
 
 
 def run_chart(args) -> dict | None:
+    clock = StageClock(args.verbose)
+    clock(0.0, "importing the chart pipeline")
     from genelive.formats.songfolder import check_formats
     from genelive.generator import ChartGenerator
 
     formats = check_formats(args.formats)
     density = parse_density(args.density)
+    clock(0.0, "loading models")
     generator = ChartGenerator.load(args.model, args.steps_model, backend=args.backend)
     song = generator(
         args.audio,
@@ -77,8 +82,11 @@ def run_chart(args) -> dict | None:
         title=args.title,
         artist=args.artist,
         max_duration_s=args.max_minutes * 60,
+        progress=clock,
     )
+    clock(1.0, "writing files" + (" and previews" if args.preview else ""))
     files = song.save(args.output, formats, preview=args.preview, replace=args.overwrite)
+    clock.done()
     summary = song.summary() | {"files": [str(f) for f in files]}
     if args.json:
         return summary
@@ -93,6 +101,27 @@ def run_chart(args) -> dict | None:
         )
     print(f"wrote {len(files)} files to {args.output}")
     return None
+
+
+class StageClock:
+    """With -v, each stage of a command on stderr with the seconds it took (and the total)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.stage = enabled, None
+        self.start = self.since = time.perf_counter()
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.stage is not None:
+            print(f"  {self.stage:<40} {now - self.since:6.2f} s", file=sys.stderr)
+        self.stage, self.since = stage, now
+
+    def done(self) -> None:
+        if self.enabled:
+            self(1.0, "")
+            print(f"  {'total':<40} {time.perf_counter() - self.start:6.2f} s", file=sys.stderr)
 
 
 def parse_density(text: str | None) -> dict[str, float]:
