@@ -61,6 +61,8 @@ CLI_WORDS: dict[str, str | None] = {
     "opset": "--opset",
     "workers": "--workers",
     "jobs_dir": "--jobs-dir",
+    "allow_pickle": "--allow-pickle",
+    "vgg_path": "--vgg",
 }
 
 WEB_WORDS: dict[str, str | None] = {

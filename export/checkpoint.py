@@ -42,8 +42,10 @@ def read_state_dict(path: str | Path, allow_pickle: bool = False) -> dict[str, t
         detail = next((ln for ln in str(e).splitlines() if "Unsupported global" in ln), "")
         raise ModelFolderError(
             f"{path}: holds Python objects besides tensors, and loading it could run code. "
-            "If you trust the file's source, allow pickled checkpoints explicitly "
-            f"(--allow-pickle). {detail.strip()}"
+            f"{detail.strip()} If you trust the file's source, allow pickled checkpoints "
+            "explicitly",
+            "allow_pickle",
+            hint=" ({allow_pickle})",
         ) from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise ModelFolderError(

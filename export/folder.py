@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from export.checks import parse_json
+from export.checks import InvalidValue, parse_json
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -22,8 +22,9 @@ WEIGHTS_FILE = "model.safetensors"
 C = TypeVar("C")
 
 
-class ModelFolderError(ValueError):
-    """A model folder (or checkpoint) is missing, malformed, or does not fit the model."""
+class ModelFolderError(InvalidValue):
+    """A model folder (or checkpoint) is missing, malformed, or does not fit the model. (An
+    InvalidValue, so that a message may name a setting in each interface's words.)"""
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def read_manifest(out_dir: str | Path) -> dict:
 
     path = Path(out_dir) / MANIFEST
     if not path.is_file():
-        raise ModelFolderError(f"{out_dir}: no {MANIFEST}; export first (studio export)")
+        raise ModelFolderError(f"{out_dir}: not an export folder (no {MANIFEST}); export first")
     manifest = parse_json(
         path.read_bytes(), f"{path}: not a valid export manifest", ModelFolderError
     )

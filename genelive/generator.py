@@ -284,7 +284,7 @@ class ChartGenerator:
         if estimate.unsure:
             others = ", ".join(f"{c.bpm:g} ({c.confidence:.0%})" for c in estimate.candidates[1:4])
             log.warning(
-                "tempo unsure: %g BPM (%.0f%%) chosen over %s; check it, or give --bpm/--offset",
+                "tempo unsure: %g BPM (%.0f%%) chosen over %s; check it, or give BPM and offset",
                 estimate.bpm,
                 100 * estimate.candidates[0].confidence,
                 others,

@@ -27,8 +27,9 @@ VGG_SUBDIR = "vgg"
 VGG_EXTRA_KEYS = {f"{i}.{p}" for i in (45, 48, 51) for p in ("weight", "bias")}
 WHERE_TO_GET = (
     "Get the official files from the StyTr² release (github.com/diyiiyiii/StyTR-2, README: "
-    "'pretrained models' and 'vgg_normalised.pth'), put the four .pth files in one folder and run "
-    "`studio import-stytr2 THAT_FOLDER -o MODEL_DIR`."
+    "'pretrained models' and 'vgg_normalised.pth'), put the four .pth files in one folder and "
+    "import them (`studio import-stytr2 THAT_FOLDER -o MODEL_DIR`, or stytr2.official."
+    "import_official)."
 )
 
 

@@ -84,8 +84,9 @@ def load_vgg(path: str | Path | None) -> VGGEncoder:
     """The official VGG (`vgg_normalised.pth`, or a folder written by import-stytr2)."""
     if path is None:
         raise ModelFolderError(
-            "training needs the official VGG loss network: give --vgg vgg_normalised.pth "
-            f"(or the vgg/ folder import-stytr2 writes). {WHERE_TO_GET}"
+            "training needs the official VGG loss network: give {vgg_path} "
+            f"(vgg_normalised.pth, or the vgg/ folder the importer writes). {WHERE_TO_GET}",
+            "vgg_path",
         )
     path = Path(path)
     if path.is_dir():

@@ -76,8 +76,8 @@ NEEDS = {
 }
 WHERE_TO_GET = (
     "Download a Karlo-format folder (e.g. `huggingface-cli download kakaobrain/karlo-v1-alpha "
-    "--local-dir karlo`; for variations, fusing/karlo-image-variations-diffusers) and pass it "
-    "with --model."
+    "--local-dir karlo`; for variations, fusing/karlo-image-variations-diffusers) and load "
+    "that folder."
 )
 
 

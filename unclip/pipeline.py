@@ -153,14 +153,11 @@ class UnCLIP:
         guided = guidance.prior > 1.0 or guidance.decoder > 1.0  # as diffusers decides
         cond, notices = self.encode_text([prompt])
         uncond = self.encode_text([""])[0] if guided else None
-        images = []
-        for i, s in enumerate(seeds):
-            track.label = f"image {i + 1} of {num_images}: " if num_images > 1 else ""
-            gens = [torch.Generator("cpu").manual_seed(s)]
-            image_embeds = self.stages.prior(cond, uncond, gens, steps.prior, guidance.prior, track)
-            images.append(
-                self.stages.render(image_embeds, cond, uncond, gens, steps, guidance, track)
-            )
+
+        def embed(gens):  # each image its own prior sample
+            return self.stages.prior(cond, uncond, gens, steps.prior, guidance.prior, track)
+
+        images = self._each_image(seeds, embed, cond, uncond, steps, guidance, track)
         params = {"task": "imagine", "prompt": prompt}
         return self._result(images, params, seeds, steps, guidance, notices)
 
@@ -180,13 +177,9 @@ class UnCLIP:
         track = Tracker(num_images * (steps.decoder + steps.super_res), progress, cancel)
         image_embeds = self.encode_image(image)
         cond, uncond = self._empty_prompt(guidance.decoder > 1.0)
-        images = []
-        for i, s in enumerate(seeds):
-            track.label = f"image {i + 1} of {num_images}: " if num_images > 1 else ""
-            gens = [torch.Generator("cpu").manual_seed(s)]
-            images.append(
-                self.stages.render(image_embeds, cond, uncond, gens, steps, guidance, track)
-            )
+        images = self._each_image(
+            seeds, lambda gens: image_embeds, cond, uncond, steps, guidance, track
+        )
         params = {"task": "vary", "image": _name(image)}
         return self._result(images, params, seeds, steps, guidance, [])
 
@@ -324,6 +317,19 @@ class UnCLIP:
         return self.nets.image(pixels)
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _each_image(self, seeds, embed, cond, uncond, steps, guidance, track) -> list:
+        """One image per seed, each from its own generator (so image i equals a single run
+        seeded seed + i): `embed(generators)` gives its CLIP image embedding, then the decoder
+        and super-resolution stages."""
+        images = []
+        for i, s in enumerate(seeds):
+            track.label = f"image {i + 1} of {len(seeds)}: " if len(seeds) > 1 else ""
+            gens = [torch.Generator("cpu").manual_seed(s)]
+            images.append(
+                self.stages.render(embed(gens), cond, uncond, gens, steps, guidance, track)
+            )
+        return images
 
     def _empty_prompt(self, guided: bool):
         """The decoder's text input when it works from an image embedding alone (as diffusers'
