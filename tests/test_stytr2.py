@@ -216,3 +216,39 @@ def test_style_tab_service_writes_a_png_job_and_history(model_dir, tmp_path):
     assert "import-stytr2" in empty.status()
     with pytest.raises(ValueError, match="no StyTr² weights"):
         empty.run(session, content, [str(FIXTURE / "style.png")], 1.0, False, "", 0)
+
+
+class _PassThrough:
+    """A backend whose network hands its first input back: embedding, transformer and decoder
+    as the identity, so the pipeline's own padding, blending and cropping are all that acts."""
+
+    name, device = "torch", "cpu"
+
+    def __init__(self, output: str):
+        self.output = output
+
+    def run(self, inputs):
+        return {self.output: next(iter(inputs.values()))}
+
+
+@pytest.mark.parametrize("size", [(37, 53), (64, 40), (17, 1031)])
+def test_padding_and_cropping_give_every_input_pixel_back(tmp_path, size):
+    from stytr2.backends import StyleNets
+    from stytr2.model import StyTr2Config
+
+    nets = StyleNets(
+        {
+            "embedding": _PassThrough("tokens"),
+            "transformer": _PassThrough("hs"),
+            "decoder": _PassThrough("image"),
+        },
+        StyTr2Config(),
+    )
+    transfer = StyleTransfer(nets, tmp_path)
+    rng = np.random.default_rng(1)
+    content = Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+    style = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    for alpha in (1.0, 0.5):
+        out = transfer(content, style, alpha=alpha, tile_px=0)
+        assert out.size == content.size
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(content))
