@@ -3,7 +3,7 @@
 A browser session is an id kept in the browser's local storage; every job records it, so a
 session's history is the jobs whose sidecar names it. Jobs are never looked up by a path the
 client sends: only by an id we issued, checked against the session that asks. Nothing in the
-jobs folder is served as it is (app/serve.py hands out copies).
+jobs folder is served as it is (app/web/files.py hands out copies).
 
 A job records the process that runs it. When the app starts, `recover()` marks the jobs whose
 process is gone while they still say "running" as interrupted, removes what they had written,

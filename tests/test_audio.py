@@ -70,16 +70,32 @@ def test_length_limit_is_checked_before_decoding(tmp_path, monkeypatch):
         load_audio(path, max_duration_s=2.0)
 
 
-def test_corrupt_tail_is_reported(tmp_path):
-    path = write_audio(tmp_path / "song.flac", click_track(120, 3.0)[0], 22050)
+def _cut_in_half(path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    # A cut FLAC either decodes what is there or fails with a clear message; never a traceback.
-    try:
-        y = load_audio(path)
-        assert len(y) > 0
-    except AudioError as e:
-        assert "song.flac" in str(e)
+    return path
+
+
+def test_cut_wav_decodes_what_is_there(tmp_path):
+    # A WAV is raw samples after its header: half the bytes are half the song, and the
+    # loader gives exactly those (at 16 kHz), not an error and not padding.
+    path = _cut_in_half(write_audio(tmp_path / "song.wav", click_track(120, 3.0)[0], 22050))
+    assert len(load_audio(path)) / 16000 == pytest.approx(1.5, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "kwargs", "message"),
+    [
+        (".flac", {}, r"^song\.flac: corrupt audio, decoding failed \(.*lost sync"),
+        (".ogg", {"format": "OGG", "subtype": "VORBIS"}, r"^song\.ogg: .*holds no audio samples"),
+    ],
+)
+def test_cut_compressed_file_is_one_clear_error(tmp_path, suffix, kwargs, message):
+    audio = click_track(120, 3.0)[0]
+    path = _cut_in_half(write_audio(tmp_path / f"song{suffix}", audio, 22050, **kwargs))
+    with pytest.raises(AudioError, match=message) as caught:
+        load_audio(path)
+    assert "\n" not in str(caught.value)
 
 
 def test_cli_reports_bad_audio_in_one_line(tmp_path, capsys):

@@ -91,8 +91,9 @@ def test_a_rerun_skips_what_is_done_and_retries_what_failed(local_run, songs, ca
     import shutil
 
     shutil.rmtree(local_run / "sub" / "song1")  # a done item whose output went missing
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(chart_args(songs, local_run))
+    assert exit_info.value.code == 1  # the broken file failed again
     err = capsys.readouterr().err
     assert "3 items, 1 already done, 2 to run" in err
     assert "sub/song1.wav: done" in err and "broken.mp3: FAILED" in err
@@ -174,8 +175,9 @@ def test_style_batch_restyles_every_image(tmp_path):
         "--alpha",
         "0.5",
     ]
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(args)
+    assert exit_info.value.code == 1  # bad.png failed, the others ran
     for name in ("one.png", "a/two.png"):
         with Image.open(tmp_path / "out" / name) as image:
             assert image.size == (56, 40) and json.loads(image.text["parameters"])["alpha"] == 0.5

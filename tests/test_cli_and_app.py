@@ -15,28 +15,58 @@ from genelive.onsets.model import OnsetModel
 from genelive.timing import BeatGrid
 from tests.helpers import REPO, click_track, write_audio
 
+COMMANDS = [
+    "app",
+    "chart",
+    "tempo",
+    "onsets",
+    "train-charts",
+    "tune-decoding",
+    "eval-charts",
+    "train-steps",
+    "import-klab",
+    "style",
+    "import-stytr2",
+    "train-stytr2",
+    "imagine",
+    "vary",
+    "interpolate",
+    "text-diff",
+    "make-tiny-unclip",
+    "export",
+    "batch",
+]
+BATCH_KINDS = ["charts", "style", "imagine"]
+
+
+def _listed_commands(help_text: str) -> list[str]:
+    """The names in the COMMAND block of an argparse help: 4-space indented first words."""
+    block = help_text.split("positional arguments:")[1].split("options:")[0]
+    return [
+        line.split()[0]
+        for line in block.splitlines()
+        if line.startswith("    ") and not line.startswith("     ")
+    ]
+
+
+def _studio(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=REPO, capture_output=True, text=True
+    )
+
 
 def test_help_lists_every_subcommand():
-    out = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--help"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    for command in (
-        "app",
-        "chart",
-        "onsets",
-        "tempo",
-        "import-klab",
-        "train-charts",
-        "train-steps",
-        "style",
-        "import-stytr2",
-        "eval-charts",
-    ):
-        assert command in out
+    top = _studio("--help")
+    assert top.returncode == 0
+    assert _listed_commands(top.stdout) == COMMANDS
+    batch = _studio("batch", "--help")
+    assert batch.returncode == 0 and _listed_commands(batch.stdout) == BATCH_KINDS
+    # Each one has its own help, under its own name (a substring match would find "chart"
+    # inside "train-charts").
+    for words in [[c] for c in COMMANDS] + [["batch", k] for k in BATCH_KINDS]:
+        result = _studio(*words, "--help")
+        assert result.returncode == 0, words
+        assert result.stdout.startswith(f"usage: studio {' '.join(words)} "), words
 
 
 def test_bundled_models_load_and_hear_a_click_track(tmp_path):
@@ -78,8 +108,17 @@ def test_eval_charts_json_on_two_corpus_songs(corpus, tmp_path, capsys):
     tempo = report["tempo"]
     assert tempo["songs"] == tempo["constant_tempo_songs"] == 2
     assert tempo["acc1"] == tempo["acc2"] == 1.0 and tempo["offset_within_20ms"] >= 0.5
-    # A real model, not a random one: most notes found at ±50 ms.
-    assert report["onset"]["tol_50ms"]["all"]["f"] > 0.6
+    # Measured on this machine: F1 0.746 (±50 ms) and 0.713 (±20 ms); DDC's CNN 0.660 and
+    # 0.578; librosa's onset detector 0.481 and 0.031. The bounds sit 0.03 under, so a
+    # one-beat shift of the notes (F1 ≈ 0.62 at ±50 ms) or a 20 ms one fails.
+    f1 = {
+        name: {tol: block[tol]["all"]["f"] for tol in ("tol_50ms", "tol_20ms")}
+        for name, block in {"onset": report["onset"], **report["baselines"]}.items()
+    }
+    assert f1["onset"]["tol_50ms"] > 0.71 and f1["onset"]["tol_20ms"] > 0.68
+    assert f1["ddc-cnn"]["tol_50ms"] > 0.63 and f1["ddc-cnn"]["tol_20ms"] > 0.55
+    assert f1["librosa"]["tol_50ms"] > 0.45
+    assert f1["onset"]["tol_50ms"] > f1["ddc-cnn"]["tol_50ms"] + 0.05
 
 
 def test_eval_charts_snapped_onsets_sit_on_the_grid(corpus, tmp_path, capsys):
@@ -92,13 +131,16 @@ def test_eval_charts_snapped_onsets_sit_on_the_grid(corpus, tmp_path, capsys):
     assert report["snapped_to_beats"] and "tempo" not in report and "baselines" not in report
     # Whole generated charts on Lily's own tempo map, and on the tempo found from the audio
     # (160.02 BPM: found, see above): most human notes have a generated note within 50 ms.
+    # Measured: F1 0.724 (chart timing) and 0.730 (estimated), equal at ±20 ms, Hard with
+    # 1.09 times the human note count; the bounds sit 0.03 under.
     for timing in ("chart_timing", "estimated_timing"):
         block = report["generated"][timing]
-        assert block["tol_50ms"]["all"]["f"] > 0.6, timing
-        assert 0.5 < block["notes_vs_human"]["Hard"] < 2.0
-    # On the chart's own grid, a note that matches at ±50 ms matches at ±20 ms.
+        assert block["tol_50ms"]["all"]["f"] > 0.69, timing
+        assert block["tol_20ms"]["all"]["f"] > 0.69, timing
+        assert 0.9 < block["notes_vs_human"]["Hard"] < 1.3
+    # On the chart's own grid, a note that matches at ±50 ms matches at ±20 ms (0.738 both).
     f50, f20 = (report["onset"][tol]["all"]["f"] for tol in ("tol_50ms", "tol_20ms"))
-    assert f50 > 0.6 and f20 > f50 - 0.02
+    assert f50 > 0.71 and f20 > f50 - 0.02
 
 
 def test_eval_charts_errors_cleanly(tmp_path, capsys):

@@ -109,7 +109,7 @@ class UnCLIP:
         folder = KarloFolder(resolve_model(model), device, dtype)
         if not folder.tasks():
             folder.require("text")  # raises, naming what is missing
-        return cls(folder, TorchNets(folder), str(model))
+        return cls(folder, TorchNets(folder), _model_label(model))
 
     @classmethod
     def _load_onnx(cls, export_dir: Path, device: str) -> UnCLIP:
@@ -125,7 +125,7 @@ class UnCLIP:
         folder = KarloFolder(export_dir / "unclip", onnx=True, index_file=index)
         if not folder.tasks():
             folder.require("text")
-        return cls(folder, OnnxNets(folder, export_dir, device), str(export_dir))
+        return cls(folder, OnnxNets(folder, export_dir, device), _model_label(export_dir))
 
     @property
     def is_tiny_random(self) -> bool:
@@ -363,6 +363,12 @@ class UnCLIP:
             base["test_model"] = "random weights: noise, not a real result"
         per_image = [{**base, "seed": s} for s in seeds]
         return ImageResult(pils, arrays, per_image, list(notices))
+
+
+def _model_label(model: str | Path) -> str:
+    """What a PNG names its model by: a hub id as is, a local folder by its name only (a web
+    user's download must not tell where the server keeps its files)."""
+    return Path(model).name if Path(model).exists() else str(model)
 
 
 def _is_prompt(end) -> bool:

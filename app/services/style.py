@@ -52,7 +52,7 @@ class StyleService:
             "preserve_color": bool(preserve_color),
             "style_weights": weights,
             "size": check_number(size, "size", 16, 8192, integer=True) if size else None,
-            "model": str(self.folder),
+            "model": Path(self.folder).name,  # not the server's path: the PNG is the user's
         }
         job = self.store.new(session, "style", params)
         try:

@@ -89,10 +89,10 @@ def serve(
 ) -> str:
     """Start the app with production's settings (the tests start it through here too): a
     bounded queue, one job per model, an upload size limit, no `allowed_paths` (nothing outside
-    Gradio's cache is served: app/serve.py). Our handlers answer in our one-line messages
-    (app/web_common.py); `show_error` lets Gradio's own refusals of a request reach the client
-    in its words too (a file that was never uploaded, a choice the form does not offer)
-    instead of an empty error.
+    Gradio's cache is served: app/web/files.py). Our handlers answer in our one-line
+    messages (app/web/common.py); `show_error` lets Gradio's own refusals of a request reach
+    the client in its words too (a file that was never uploaded, a choice the form does not
+    offer) instead of an empty error.
     Returns the local URL; `block=False` returns at once (the server runs in a thread)."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CHART_CONCURRENCY)
     try:

@@ -15,6 +15,10 @@ from genelive.difficulty import DIFFICULTIES
 
 CHART_CONCURRENCY = 1  # one chart job at a time per process: the model is shared
 TIMING_FILE_TYPES = [".sm", ".ssc", ".osu", ".json"]
+TIMING_FILE_NOTE = (
+    "Timing from the uploaded chart: BPM and offset cleared (type them in to use them instead, "
+    "and remove the chart file)."
+)
 MODEL = {"concurrency_id": "chart-model", "concurrency_limit": CHART_CONCURRENCY}
 
 
@@ -116,8 +120,13 @@ def build_charts_tab(service: ChartService, session) -> dict:
     # Candidates appear as soon as a song is uploaded; the button asks again.
     c["audio"].upload(on_tempo, c["audio"], tempo_outputs, api_name=False, **MODEL)
     c["detect"].click(on_tempo, c["audio"], tempo_outputs, api_name="tempo", **MODEL)
-    c["candidates"].select(
-        _pick_candidate, c["candidates"], [c["bpm"], c["offset"]], api_name=False
+    c["candidates"].select(_pick_candidate, None, [c["bpm"], c["offset"]], api_name=False)
+    # A chart's timing replaces the tempo filled in from the audio: both at once is refused.
+    c["timing_file"].upload(
+        lambda: (None, None, TIMING_FILE_NOTE),
+        None,
+        [c["bpm"], c["offset"], c["tempo_note"]],
+        api_name=False,
     )
     c["earlier"].click(
         lambda o: round((o or 0.0) - 0.01, 4), c["offset"], c["offset"], api_name=False
@@ -231,6 +240,7 @@ def _controls() -> dict:
     return c
 
 
-def _pick_candidate(rows, evt: gr.SelectData):
-    row = rows.iloc[evt.index[0]] if hasattr(rows, "iloc") else rows[evt.index[0]]
-    return float(row[0]), float(row[1])
+def _pick_candidate(evt: gr.SelectData):
+    """A click anywhere on a candidate's row sets BPM and offset to that candidate's."""
+    bpm, offset_s = evt.row_value[:2]
+    return float(bpm), float(offset_s)
