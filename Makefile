@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test test-slow mutation lint bench clean-venv
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -27,6 +27,15 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# The slow tests (every `studio` command as its own process, the bundled models on the whole
+# validation split): CI runs them after `make test`.
+test-slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m slow
+
+# Small bugs planted one at a time in the timing, format and manifest modules (docs/testing.md).
+mutation: $(VENV)/.installed
+	$(BIN)/python bench/mutation.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ We load with `weights_only=True` and refuse anything else unless the user opts i
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -39,11 +40,12 @@ def read_state_dict(path: str | Path, allow_pickle: bool = False) -> dict[str, t
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except pickle.UnpicklingError as e:
-        detail = next((ln for ln in str(e).splitlines() if "Unsupported global" in ln), "")
+        # torch names the first object it refused, in a paragraph: keep only its name.
+        named = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" ({named[1]})" if named else ""
         raise ModelFolderError(
-            f"{path}: holds Python objects besides tensors, and loading it could run code. "
-            f"{detail.strip()} If you trust the file's source, allow pickled checkpoints "
-            "explicitly",
+            f"{path}: holds Python objects besides tensors{what}, and loading it could run "
+            "code. If you trust the file's source, allow pickled checkpoints explicitly",
             "allow_pickle",
             hint=" ({allow_pickle})",
         ) from e

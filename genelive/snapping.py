@@ -35,9 +35,9 @@ def grid_positions(grid: BeatGrid, subdivisions: Sequence[int]) -> tuple[np.ndar
     n_beats = len(grid.times_s)
     if n_beats < 2:
         raise ValueError("the beat grid needs at least two beats to snap to")
-    fractions = np.unique(
-        np.concatenate([np.arange(int(s)) / int(s) for s in subdivisions]).round(9)
-    )
+    # k / s is the correctly rounded float of the fraction, so equal fractions from different
+    # subdivisions (2/4, 1/2) are equal floats and `unique` merges them exactly.
+    fractions = np.unique(np.concatenate([np.arange(int(s)) / int(s) for s in subdivisions]))
     positions = (np.arange(n_beats - 1)[:, None] + fractions[None, :]).ravel()
     positions = np.append(positions, n_beats - 1.0)
     return positions, np.interp(positions, np.arange(n_beats), grid.times_s)

@@ -67,6 +67,9 @@ def test_help_lists_every_subcommand():
         result = _studio(*words, "--help")
         assert result.returncode == 0, words
         assert result.stdout.startswith(f"usage: studio {' '.join(words)} "), words
+    # Defaults in the help are the settings' own, per stage the command runs.
+    assert "steps per stage, D,S (default 25,7)" in _studio("vary", "--help").stdout
+    assert "guidance scales, P,D (default 4,8)" in _studio("imagine", "--help").stdout
 
 
 def test_bundled_models_load_and_hear_a_click_track(tmp_path):

@@ -77,3 +77,51 @@ def test_the_peak_picker_finds_what_scipy_finds():
         frames, heights = peaks(x, height, distance)
         np.testing.assert_array_equal(frames, expected)
         np.testing.assert_array_equal(heights, props["peak_heights"])
+
+
+def test_onset_times_are_peak_frames_over_the_frame_rate():
+    from genelive.onsets.peaks import onset_times
+
+    probs = bumps([20, 50, 120], width=1.0)
+    np.testing.assert_allclose(onset_times(probs, 31.25, 0.5, 1), [20 / 31.25, 50 / 31.25, 3.84])
+
+
+def _tuned(probs, ref, fps=100.0, difficulty="Medium"):
+    decoding, f = tune_decoding([(difficulty, probs, np.asarray(ref) / fps)] * 2, fps)
+    i = ["Beginner", "Easy", "Medium", "Hard", "Challenge"].index(difficulty)
+    return decoding.thresholds[i], decoding.min_gap_frames[i], f[difficulty]
+
+
+def test_tuning_moves_off_the_default_when_that_separates_better():
+    notes = [30, 80, 130, 180]
+    threshold, _, f = _tuned(bumps(notes, n=220, height=0.3) + bumps([55, 155], 220, 0.1), notes)
+    assert 0.1 < threshold <= 0.3 and threshold != 0.5 and f == 1.0
+
+
+@pytest.mark.parametrize(
+    ("note", "noise", "chosen"),
+    [(0.025, 0.015, 0.02), (0.05, 0.035, 0.04)],  # the grid starts at 0.02, in steps of 0.02
+)
+def test_tuning_reaches_low_thresholds_in_small_steps(note, noise, chosen):
+    notes = [30, 80, 130, 180]
+    probs = bumps(notes, n=220, height=note) + bumps([55, 105, 155], 220, noise)
+    threshold, _, f = _tuned(probs, notes)
+    assert threshold == chosen and f == 1.0
+
+
+def test_tuning_scores_within_50_ms():
+    notes = [30, 80, 130, 180]
+    _, _, f = _tuned(bumps(notes, n=220), [n + 7 for n in notes])  # 70 ms late: no match
+    assert f == 0.0
+    _, _, f = _tuned(bumps(notes, n=220), [n + 4 for n in notes])  # 40 ms late: all match
+    assert f == 1.0
+
+
+def test_tuning_finds_the_gap_that_removes_double_peaks():
+    # Loud notes ring twice (80 ms later, too late to match); quiet notes are lower than the
+    # echoes, so no threshold separates them: only a minimum gap does.
+    notes = [30, 80, 130, 180]
+    probs = bumps(notes[::2], 220, 0.9, 1.0) + bumps(notes[1::2], 220, 0.5, 1.0)
+    probs += bumps([n + 8 for n in notes[::2]], 220, 0.7, 1.0)
+    threshold, gap, f = _tuned(probs, notes)
+    assert f == 1.0 and gap == 9 and threshold <= 0.5  # the grid's smallest gap over 8 frames

@@ -46,3 +46,49 @@ def test_bad_settings_are_refused():
         snap_to_grid(np.array([1.0]), GRID, (0,))
     with pytest.raises(ValueError, match="at least two beats"):
         snap_to_grid(np.array([1.0]), BeatGrid(np.array([0.0]), np.zeros(1, bool)), (1,))
+
+
+def test_each_difficulty_snaps_to_the_subdivisions_the_model_card_states():
+    """Beginner quarters, Easy and Medium 8ths, Hard and Challenge 16ths (chosen on validation)."""
+    from genelive.snapping import DEFAULT_SUBDIVISIONS
+
+    dense = np.arange(0.0, 9.0, 0.5 / 48)  # every 48th of a beat
+    stated = {1: [0.0], 2: [0.0, 0.5], 4: [0.0, 0.25, 0.5, 0.75]}
+    per_beat = {"Beginner": 1, "Easy": 2, "Medium": 2, "Hard": 4, "Challenge": 4}
+    assert set(DEFAULT_SUBDIVISIONS) == set(per_beat)
+    for difficulty, n in per_beat.items():
+        _, beats = snap_to_grid(dense, GRID, DEFAULT_SUBDIVISIONS[difficulty])
+        np.testing.assert_allclose(np.unique(beats % 1), stated[n], err_msg=difficulty)
+
+
+def test_grid_positions_end_on_the_last_beat():
+    grid = BeatGrid(np.array([1.0, 2.0, 3.0]), np.zeros(3, bool))
+    positions, times = grid_positions(grid, (2,))
+    np.testing.assert_array_equal(positions, [0, 0.5, 1, 1.5, 2])
+    np.testing.assert_array_equal(times, [1, 1.5, 2, 2.5, 3])
+
+
+def test_a_two_beat_grid_is_enough():
+    grid = BeatGrid(np.array([1.0, 2.0]), np.zeros(2, bool))
+    times, beats = snap_to_grid(np.array([1.02, 1.97]), grid, (1,))
+    np.testing.assert_array_equal(times, [1.0, 2.0])
+    np.testing.assert_array_equal(beats, [0.0, 1.0])
+
+
+def test_onsets_just_outside_the_grid_snap_to_its_ends():
+    grid = BeatGrid(np.array([1.0, 2.0, 3.0]), np.zeros(3, bool))
+    times, beats = snap_to_grid(np.array([0.95, 3.05]), grid, (1,))
+    np.testing.assert_array_equal(times, [1.0, 3.0])
+    np.testing.assert_array_equal(beats, [0.0, 2.0])
+
+
+def test_the_distance_limit_and_ties():
+    grid = BeatGrid(np.array([0.0, 1.0, 2.0]), np.zeros(3, bool))
+    # Exactly at the limit is kept (0.25 and 0.5 are exact in binary); a tie goes earlier.
+    times, _ = snap_to_grid(np.array([1.25]), grid, (1,), max_distance_s=0.25)
+    np.testing.assert_array_equal(times, [1.0])
+    times, _ = snap_to_grid(np.array([0.5]), grid, (1,), max_distance_s=0.5)
+    np.testing.assert_array_equal(times, [0.0])
+    # The default limit is 0.1 s: 0.09 s away is kept, 0.15 s away is dropped.
+    times, _ = snap_to_grid(np.array([1.09, 1.85]), grid, (1,))
+    np.testing.assert_array_equal(times, [1.0])

@@ -44,8 +44,6 @@ def write_official_files(folder) -> None:
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
-    if not (FIXTURE / "expected.npz").is_file():
-        pytest.skip(f"golden fixture {FIXTURE} not present")
     root = tmp_path_factory.mktemp("stytr2")
     write_official_files(root / "official")
     return import_official(root / "official", root / "model")

@@ -1,8 +1,33 @@
-"""unCLIP (DALL·E 2 / Karlo): images from text, image variations, interpolation, text diffs."""
+"""unCLIP (DALL·E 2 / Karlo): images from text, image variations, interpolation, text diffs.
 
-from export.progress import Cancelled
-from unclip.components import UnCLIPModelError
-from unclip.pipeline import ImageResult, UnCLIP
-from unclip.settings import Guidance, Steps
+from unclip import UnCLIP, Steps
+pipe = UnCLIP.load("models/karlo")                       # a Karlo-format folder
+result = pipe.text_to_image("a drum on a neon stage", seed=0, steps=Steps(25, 25, 7))
+result.save("out/", "key-art")                           # PNGs with their settings inside
+"""
 
-__all__ = ["Cancelled", "Guidance", "ImageResult", "Steps", "UnCLIP", "UnCLIPModelError"]
+from importlib import import_module
+
+# The public names and the module each lives in. They load when first used, so that the
+# command line can read the settings (its help shows their defaults) without diffusers.
+_PUBLIC = {
+    "Cancelled": "export.progress",
+    "DEFAULT_GUIDANCE": "unclip.settings",
+    "DEFAULT_STEPS": "unclip.settings",
+    "Guidance": "unclip.settings",
+    "ImageResult": "unclip.pipeline",
+    "Steps": "unclip.settings",
+    "UnCLIP": "unclip.pipeline",
+    "UnCLIPModelError": "unclip.components",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'unclip' has no attribute {name!r}")
+    return getattr(import_module(_PUBLIC[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -110,7 +110,12 @@ def settings_of(args) -> dict:
 
 def run_batch_command(args) -> dict:
     from app.batch.runner import Batch, run_batch, run_local
+    from export.checks import check_number
 
+    if args.workers is not None:  # checked before anything is written, Ray or not
+        check_number(args.workers, "workers", 1, 100_000, integer=True)
+        if args.ray is None:
+            raise ValueError("--workers is for --ray: the local runner is one worker")
     batch = Batch.open(args.kind, args.source, args.output, settings_of(args))
     runner = run_local
     if args.ray is not None:

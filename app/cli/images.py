@@ -74,8 +74,22 @@ def add_unclip_options(
         else (f"default {seed_default}; images i = 0..K-1 of a prompt use seed + i")
     )
     p.add_argument("--seed", type=int, default=seed_default, help=seed_help)
-    p.add_argument("--steps", default=None, help=f"steps per stage, {stages} (default 25,25,7)")
-    p.add_argument("--guidance", default=None, help=f"guidance scales, {guidance} (default 4,8)")
+    from unclip.settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+    def defaults(letters: str, values) -> str:  # "D,S" → "25,7"
+        stage = {"P": "prior", "D": "decoder", "S": "super_res"}
+        return ",".join(f"{getattr(values, stage[x]):g}" for x in letters.split(","))
+
+    steps_default, guidance_default = (
+        defaults(stages, DEFAULT_STEPS),
+        defaults(guidance, DEFAULT_GUIDANCE),
+    )
+    p.add_argument(
+        "--steps", default=None, help=f"steps per stage, {stages} (default {steps_default})"
+    )
+    p.add_argument(
+        "--guidance", default=None, help=f"guidance scales, {guidance} (default {guidance_default})"
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     add_backend_option(p, "unclip")
 

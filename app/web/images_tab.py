@@ -104,7 +104,7 @@ def build_images_tab(service: ImageService, session) -> tuple:
             concurrency_id="unclip",
             concurrency_limit=1,
         )
-    cancel.click(service.cancel, session, None, api_name=False)
+    cancel.click(service.cancel, session, None, api_name=False, queue=False)
 
     def rows(session_id):
         try:

@@ -27,13 +27,33 @@ def build_style_tab(service: StyleService, session) -> None:
     history = gr.Dataframe(headers=HISTORY_HEADERS, label="Your style results", interactive=False)
 
     @reported
-    def on_run(session_id, c, s, a, p, w, n, progress=gr.Progress()):  # noqa: B008
+    def on_run(
+        session_id,
+        content_image,
+        style_images,
+        alpha,
+        preserve_colour,
+        style_weights,
+        size_px,
+        progress=gr.Progress(),  # noqa: B008
+    ):
         progress(0.0, desc="stylising")
 
         def tiles(done: int, total: int) -> None:
             progress(done / total, desc=f"stylising: tile {done} of {total}" if total > 1 else "")
 
-        out = served(service.run(session_id, c, s, a, p, w, n, progress=tiles))
+        out = served(
+            service.run(
+                session_id,
+                content_image,
+                style_images,
+                alpha,
+                preserve_colour,
+                style_weights,
+                size_px,
+                progress=tiles,
+            )
+        )
         return out, out, service.history_rows(session_id)
 
     run.click(

@@ -32,7 +32,7 @@ def peaks(
     heights = x[frames]
     keep = heights >= min_height
     frames, heights = frames[keep], heights[keep]
-    keep = _spaced(frames, heights, max(1, min_gap_frames))
+    keep = _spaced(frames, heights, min_gap_frames)
     return frames[keep], heights[keep]
 
 
@@ -45,12 +45,13 @@ def _local_maxima(x: np.ndarray) -> np.ndarray:
     rises = np.diff(x)[steps] > 0
     top = rises[:-1] & ~rises[1:]  # a change up, then the next change down
     left, right = steps[:-1][top] + 1, steps[1:][top]
-    return ((left + right) // 2).astype(np.int64)
+    return (left + right) // 2  # int64, as `steps` is
 
 
 def _spaced(frames: np.ndarray, heights: np.ndarray, distance: int) -> np.ndarray:
     """Which peaks stay when, from the highest down, each removes its neighbours closer than
-    `distance` frames (scipy's _select_by_peak_distance, ties ordered as it orders them)."""
+    `distance` frames (scipy's _select_by_peak_distance, ties ordered as it orders them). Local
+    maxima are at least 2 frames apart, so a distance of 1 or less removes nothing."""
     keep = np.ones(len(frames), dtype=bool)
     for j in np.argsort(heights)[::-1]:
         if not keep[j]:
@@ -91,7 +92,7 @@ def tune_decoding(
             gaps.append(default.min_gap_frames[i])
             continue
         n_ref = sum(len(ref) for _, ref in charts)
-        best = (-1.0, default.thresholds[i], default.min_gap_frames[i])
+        best = (-np.inf, default.thresholds[i], default.min_gap_frames[i])
         for gap in gap_frames:
             # Peaks at the lowest threshold, filtered per threshold: this equals picking at each
             # threshold only approximately (a neighbour suppressed by a lower peak could survive

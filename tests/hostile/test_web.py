@@ -458,3 +458,72 @@ def test_a_killed_app_leaves_no_half_job_and_a_restart_marks_it(tmp_path):
     after = json.loads((folder / "job.json").read_text())
     assert after["status"] == "interrupted" and "run it again" in after["error"]
     assert everything_in(folder) == ["job.json"]
+
+
+# ----------------------------------------------------------------------------- every endpoint
+
+
+def _endpoint_cases(client: Client, owner: dict, song: Path, png: Path, text: Path) -> dict:
+    """Per named endpoint: (good arguments, bad arguments, the whole refusal). The session is the
+    owner's, so the good calls reach its job; each bad call is one a careless client makes. A
+    refusal of None: the bad call completes and shows nothing (History of an unknown session)."""
+    session, job = owner["session"], owner["job"]
+    upload = client.upload
+    return {
+        "tempo": (
+            [upload(song)],
+            [upload(text)],
+            "text.png: not a readable audio file (its contents are not wav, flac, ogg or mp3, "
+            "whatever its name says)",
+        ),
+        "generate_charts": (
+            _chart_request(session, upload(song)),
+            _chart_request(session, upload(song), bpm=-3),
+            "BPM (empty: estimate) must be at least 0, not -3",
+        ),
+        "regenerate_chart": (
+            [session, job, "Easy", 9],
+            [session, "../" + job, "Easy", 9],
+            "no such job",
+        ),
+        "stylize": (
+            [session, upload(png), [upload(png)], 1.0, False, "", 0],
+            [session, upload(png), [upload(png)], 7.0, False, "", 0],
+            "Style strength must be from 0 to 1, not 7",
+        ),
+        "imagine": (
+            [session, "a drum", 1, *FAST],
+            [session, "", 1, *FAST],
+            "Prompt is empty: describe the image to make",
+        ),
+        "vary": (
+            [session, upload(png), 1, *FAST],
+            [session, None, 1, *FAST],
+            "upload an image to vary",
+        ),
+        "interpolate": (
+            [session, "a drum", None, "a cat", None, 2, *FAST],
+            [session, "", None, "a cat", None, 2, *FAST],
+            "give each end a prompt or an image",
+        ),
+        "history": ([session], ["not a session"], None),
+        "reuse_settings": ([session, job], [session, "no-such-job"], "no such job"),
+        "show_job": ([session, job], [session, job + "/../" + job], "no such job"),
+        "models": ([], [], None),
+    }
+
+
+def test_every_endpoint_with_good_and_bad_input(app, client, owner, song, bad_images):
+    """The table's keys are the app's named endpoints, so a new endpoint without a case fails."""
+    named = client.http.get(f"{client.url}/gradio_api/info").json()["named_endpoints"]
+    cases = _endpoint_cases(client, owner, song, bad_images["good"], bad_images["text"])
+    assert sorted(f"/{name}" for name in cases) == sorted(named)
+    for name, (good, bad, says) in cases.items():
+        event, out = client.call(name, *good)
+        assert event == "complete", (name, out)
+        if says is not None:
+            assert client.refused(name, *bad) == says, name
+    assert _history(client, "not a session") == []
+    event, models = client.call("models")
+    assert set(models[0]) == {"onset", "steps", "stytr2", "unclip"}
+    assert models[0]["unclip"]["test_model"] is True
