@@ -13,7 +13,7 @@ act = model("song.ogg", beats=grid)          # activations (5, T) for Beginner..
 onsets = model.onsets(act)                   # {"Beginner": times_s, ...}
 """
 
-from importlib import import_module
+from export.lazy import lazy_names
 
 # The public names and the module each lives in. They load when first used, so that importing
 # one part (the audio reader, the formats) does not load the rest (the networks, PyTorch).
@@ -29,13 +29,4 @@ _PUBLIC = {
     "load_audio": "genelive.audio",
 }
 __all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'genelive' has no attribute {name!r}")
-    return getattr(import_module(_PUBLIC[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

@@ -145,7 +145,7 @@ class Timing:
     def beat_grid(self, duration_s: float) -> tuple[BeatGrid, int]:
         """Whole beats inside [0, duration_s]: the grid and the beat number of its first beat."""
         first = math.floor(self.beat_at(0.0))
-        last = math.ceil(self.beat_at(duration_s)) + 1
+        last = math.ceil(self.beat_at(duration_s))  # a beat exactly at the end is inside
         k = np.arange(first, last + 1)
         t = self.time_at(k.astype(np.float64))
         keep = (t >= 0) & (t <= duration_s)

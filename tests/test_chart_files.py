@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -174,3 +175,48 @@ def test_ogg_crc_matches_the_bitwise_definition():
     for n in (0, 1, 27, 300):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         assert _ogg_crc(data) == bitwise(data)
+
+
+def test_json_charts_are_the_documented_schema(tmp_path):
+    """docs/chart-files.md: format, version 1, times to the microsecond, holds with their end."""
+    from genelive.formats.json_chart import write_json
+
+    timing = Timing(-0.5, ((0.0, 120.0),))
+    notes = [Note(2, 1.0, 1.00000049), Note(0, 2.0, 1.5, 3.0, 2.0000004)]
+    song = ChartSet("T", "A", "a.ogg", timing, [Chart("Easy", 2, notes, 4.0, seed=3)], {}, 4)
+    text = write_json(song)
+    assert text.startswith('{\n "format": "genelive-chart",\n "format_version": 1,\n')
+    data = json.loads(text)
+    assert data["timing"] == {"offset_s": -0.5, "bpms": [[0.0, 120.0]], "stops": []}
+    (chart,) = data["charts"]
+    assert chart["notes"] == [
+        {"time_s": 1.0, "beat": 1.0, "column": 2},
+        {"time_s": 1.5, "beat": 2.0, "column": 0, "end_time_s": 2.0, "end_beat": 3.0},
+    ]
+    assert chart["nps"] == 0.5 and chart["holds"] == 1 and chart["seed"] == 3
+
+
+def test_a_json_file_of_another_kind_is_refused(tmp_path):
+    from genelive.formats.json_chart import read_json
+
+    for name, text in [("list.json", "[1, 2]"), ("other.json", '{"format": "other"}')]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ChartFileError, match=f"{name}: not a genelive-chart file"):
+            read_json(tmp_path / name)
+    bad_timing = json.loads((_write(tmp_path, _song(), "json")[0]).read_text())
+    bad_timing["timing"]["bpms"] = [[1.0, 120.0]]
+    (tmp_path / "t.json").write_text(json.dumps(bad_timing))
+    with pytest.raises(ChartFileError, match=r"malformed chart JSON \(TimingError: a tempo map"):
+        read_json(tmp_path / "t.json")
+
+
+def test_notes_per_second_and_the_note_array():
+    from genelive.formats.notes import note_array
+
+    notes = [Note(1, 0.0, 0.25), Note(3, 1.0, 0.5, 2.0, 0.75), Note(0, 2.0, 1.0)]
+    assert Chart("Easy", 1, notes, 7.0).nps == 0.429  # 3 / 7, to 3 decimals
+    assert Chart("Easy", 1, notes, 0.0).nps == 0.0
+    array = note_array(Chart("Easy", 1, notes, 7.0))
+    np.testing.assert_array_equal(array[:, :2], [[0.25, 1], [0.5, 3], [1.0, 0]])
+    assert np.isnan(array[[0, 2], 2]).all() and array[1, 2] == 0.75
+    assert note_array(Chart("Easy", 1, [], 7.0)).shape == (0, 3)

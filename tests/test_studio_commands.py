@@ -49,6 +49,14 @@ def refused(cwd: Path, *args, code: int = 2) -> str:
     return one_clear_line(done.stderr)
 
 
+def pickle_refusal(checkpoint: str) -> str:
+    return (
+        f"error: {checkpoint}: holds Python objects besides tensors (argparse.Namespace), and "
+        "loading it could run code. If you trust the file's source, allow pickled checkpoints "
+        "explicitly (--allow-pickle)"
+    )
+
+
 def pictures(folder: Path, n: int, size=(40, 48)) -> Path:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(len(str(folder)))
@@ -99,11 +107,8 @@ def stytr2_imported(work) -> Path:
     shutil.copytree(work / "official", work / "with-objects")
     decoder = work / "with-objects" / "decoder_iter_160000.pth"
     torch.save({"model": torch.load(decoder), "args": argparse.Namespace(lr=5e-4)}, decoder)
-    assert refused(work, "import-stytr2", "with-objects", "-o", "refused") == (
-        "error: with-objects/decoder_iter_160000.pth: holds Python objects besides tensors "
-        "(argparse.Namespace), and loading it could run code. If you trust the file's source, "
-        "allow pickled checkpoints explicitly (--allow-pickle)"
-    )
+    refusal = refused(work, "import-stytr2", "with-objects", "-o", "refused")
+    assert refusal == pickle_refusal("with-objects/decoder_iter_160000.pth")
     assert not (work / "refused").exists()
     studio(work, "import-stytr2", "with-objects", "-o", "stytr2-pickle", "--allow-pickle")
     studio(work, "import-stytr2", "official", "-o", "stytr2")
@@ -200,11 +205,8 @@ def test_import_klab_refuses_a_pickle_unless_asked(work, golden_genelive):
     state = {e["key"]: golden_tensor(e["key"], e["shape"], e["dtype"], meta["SEED"]) for e in keys}
     torch.save(state, work / "klab.pth")
     torch.save({"state_dict": state, "args": argparse.Namespace()}, work / "klab-objects.pth")
-    assert refused(work, "import-klab", "klab-objects.pth", "-o", "klab") == (
-        "error: klab-objects.pth: holds Python objects besides tensors (argparse.Namespace), and "
-        "loading it could run code. If you trust the file's source, allow pickled checkpoints "
-        "explicitly (--allow-pickle)"
-    )
+    refusal = refused(work, "import-klab", "klab-objects.pth", "-o", "klab")
+    assert refusal == pickle_refusal("klab-objects.pth")
     assert not (work / "klab").exists()
     studio(work, "import-klab", "klab-objects.pth", "-o", "klab-pickle", "--allow-pickle")
     studio(work, "import-klab", "klab.pth", "-o", "klab")

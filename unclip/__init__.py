@@ -6,7 +6,7 @@ result = pipe.text_to_image("a drum on a neon stage", seed=0, steps=Steps(25, 25
 result.save("out/", "key-art")                           # PNGs with their settings inside
 """
 
-from importlib import import_module
+from export.lazy import lazy_names
 
 # The public names and the module each lives in. They load when first used, so that the
 # command line can read the settings (its help shows their defaults) without diffusers.
@@ -21,13 +21,4 @@ _PUBLIC = {
     "UnCLIPModelError": "unclip.components",
 }
 __all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'unclip' has no attribute {name!r}")
-    return getattr(import_module(_PUBLIC[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

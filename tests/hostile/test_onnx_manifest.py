@@ -158,3 +158,57 @@ def test_a_graph_cannot_read_tensors_from_outside(export, tmp_path):
     onnx.save(model, str(graph))
     _rehash(export)  # the manifest is consistent: only the location gives it away
     _refused(export, r"reads '\.\./.*secret.bin', which the manifest does not list")
+
+
+def test_what_the_manifest_names_must_be_there(export):
+    from export.manifest import verified_graph
+
+    assert verified_graph(export, GRAPH) == export / GRAPH
+    with pytest.raises(ModelFolderError, match="the export has no graph 'toy/other'"):
+        load_graph(export, "toy/other", device="cpu")
+    (export / GRAPH / "config.json").unlink()
+    _refused(export, r"config.json: missing \(listed in")
+    shutil.rmtree(export / GRAPH)
+    _refused(export, r"toy/net: missing \(listed in")
+
+
+def test_a_graph_file_that_is_not_onnx(export):
+    (export / GRAPH / "model.onnx").write_bytes(b"\xff\xfe not a protobuf" * 8)
+    _rehash(export)  # listed and hashed: only its contents give it away
+    _refused(export, "model.onnx: not a readable ONNX graph")
+
+
+def test_a_graph_without_a_precision_is_fp32(export):
+    _edit(export, lambda m, g: g.update(precision=None))
+    assert load_graph(export, GRAPH, device="cpu").precision == "fp32"
+
+
+@pytest.mark.parametrize(
+    ("change", "ok"),
+    [
+        (lambda m, g: g.update(opset=1), True),
+        (lambda m, g: g.update(opset=100), True),
+        (lambda m, g: g.update(opset=0), False),
+        (lambda m, g: g.update(opset=101), False),
+        (lambda m, g: m["graphs"].update({"a" * 200: g}), True),
+        (lambda m, g: m["graphs"].update({"a" * 201: g}), False),
+        (lambda m, g: g["files"].update({"b" * 200: "0" * 64}), True),
+        (lambda m, g: g["files"].update({"b" * 201: "0" * 64}), False),
+    ],
+)
+def test_the_schemas_limits_are_where_it_says(export, change, ok):
+    from export.manifest import read_manifest
+
+    _edit(export, change)
+    if ok:
+        read_manifest(export)
+    else:
+        with pytest.raises(ModelFolderError, match="not a valid export manifest"):
+            read_manifest(export)
+
+
+def test_which_backend_a_folder_is_for(export, tmp_path):
+    from export.manifest import backend_for
+
+    assert backend_for(export) == "onnx" and backend_for(str(export)) == "onnx"
+    assert backend_for(tmp_path / "plain") == "torch" and backend_for(None) == "torch"
