@@ -158,3 +158,158 @@ def test_linked_song_folders_are_read_and_link_cycles_end(tmp_path):
     (tree / "loop").symlink_to(tree)  # a cycle
     (song,) = scan_charts(tree)
     assert song.key == "a/audio.ogg" and song.title == "Linked"
+
+
+def _simfile(tmp_path, header: str, notes: str = "1000\n0000\n0000\n0000", meter: str = "5"):
+    path = tmp_path / "t.sm"
+    path.write_text(
+        f"#TITLE:T;\n#MUSIC:a.ogg;\n#OFFSET:0;\n{header}\n#NOTES:\n dance-single:\n :\n Hard:\n"
+        f" {meter}:\n 0,0,0,0,0:\n{notes}\n;\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bpms", "expected"),
+    [
+        ("0=120,8=150", ((0.0, 120.0), (8.0, 150.0))),
+        # StepMania extends a first BPM given after beat 0 back to beat 0.
+        ("0.5=120,8=150", ((0.0, 120.0), (0.5, 120.0), (8.0, 150.0))),
+    ],
+)
+def test_simfile_tempo_maps(tmp_path, bpms, expected):
+    from genelive.formats.stepmania import simfile_timing
+
+    timing = simfile_timing(_simfile(tmp_path, f"#BPMS:{bpms};\n#STOPS:4=0.5,6=0;"))
+    assert timing.bpms == expected and timing.stops == ((4.0, 0.5),)  # a zero stop is none
+
+
+@pytest.mark.parametrize("tag", ["DELAYS", "WARPS"])
+def test_simfile_delays_and_warps_are_refused_with_the_reason(tmp_path, tag):
+    from genelive.formats.stepmania import simfile_timing
+    from genelive.timing import TimingError
+
+    path = tmp_path / "t.ssc"
+    path.write_text(
+        f"#VERSION:0.83;\n#TITLE:T;\n#MUSIC:a.ogg;\n#OFFSET:0;\n#BPMS:0=120;\n#{tag}:4=1;\n"
+    )
+    with pytest.raises(TimingError) as refused:
+        simfile_timing(path)
+    assert str(refused.value) == f"{path}: has {tag.lower()}, which our chart formats cannot carry"
+
+
+def test_an_unreadable_tempo_map_is_refused_with_the_reason(tmp_path):
+    from genelive.formats.stepmania import simfile_timing
+    from genelive.timing import TimingError
+
+    with pytest.raises(TimingError, match=r"t.sm: unreadable simfile \("):
+        simfile_timing(_simfile(tmp_path, "#BPMS:zero=fast;"))
+
+
+def test_simfile_charts_tails_without_heads_and_missing_meters(tmp_path):
+    import simfile
+
+    from genelive.formats.stepmania import chart_of
+
+    # A tail in column 1 with no head there is ignored; the hold in column 0 is one note.
+    rows = "2000\n0300\n3000\n0000"
+    for meter, expected in [("", 1), ("7", 7)]:
+        path = _simfile(tmp_path, "#BPMS:0=60;", rows, meter)
+        sim = simfile.open(str(path))
+        chart = chart_of(sim, sim.charts[0])
+        assert chart.meter == expected and chart.difficulty == "Hard"
+        (hold,) = chart.notes
+        assert (hold.column, hold.beat, hold.end_beat, hold.end_time_s) == (0, 0.0, 2.0, 2.0)
+
+
+OSU_TIMING = """osu file format v{version}
+
+[General]
+AudioFilename: a.ogg
+Mode: 3
+
+[Metadata]
+Title:Song [Live]
+Version:Hard
+
+[Difficulty]
+CircleSize:4
+
+[TimingPoints]
+1000,500,4,1,0,100,1,0
+2000,-50,4,1,0,100,0,0
+3000,250,3,1,0,100,1,0
+
+[HitObjects]
+64,192,1500,1,0,0:0:0:0:
+448,192,3250,128,0,3500:0:0:0:0:
+"""
+
+
+@pytest.mark.parametrize(("version", "shift_s"), [(14, 0.0), (5, 0.0), (4, 0.024)])
+def test_osu_tempo_map_beats_and_notes_from_red_points(tmp_path, version, shift_s):
+    """Red points at 1000 ms (120 BPM, 4/4) and 3000 ms (240 BPM, 3/4), a green one between;
+    files below format v5 play 24 ms late."""
+    path = tmp_path / "t.osu"
+    path.write_text(OSU_TIMING.format(version=version))
+    beatmap = read_osu(path)
+    assert beatmap.title == "Song [Live]" and beatmap.version_name == "Hard"
+    timing = beatmap.timing()
+    assert timing.offset_s == pytest.approx(-1.0 - shift_s)
+    assert timing.bpms == ((0.0, 120.0), (4.0, 240.0))
+    grid = beatmap.beat_grid(4.0)
+    expected = [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.25, 3.5, 3.75]
+    np.testing.assert_allclose(grid.times_s, np.array(expected) + shift_s)
+    assert np.flatnonzero(grid.downbeats).tolist() == [2, 6, 9]
+    notes = list(beatmap.notes_s())
+    assert notes == [
+        (0, pytest.approx(1.5 + shift_s), None),
+        (3, pytest.approx(3.25 + shift_s), pytest.approx(3.5 + shift_s)),
+    ]
+
+
+def test_osu_timing_point_lines_of_every_length(tmp_path):
+    text = OSU_TIMING.format(version=14)
+    path = tmp_path / "t.osu"
+    # Two fields (old files): red when the beat length is positive, green otherwise; 4/4.
+    path.write_text(
+        text.replace("2000,-50,4,1,0,100,0,0", "2000,0").replace(
+            "1000,500,4,1,0,100,1,0", "1000,500"
+        )
+    )
+    points = read_osu(path).timing_points
+    assert [(p.uninherited, p.meter) for p in points] == [(True, 4), (False, 4), (True, 3)]
+    path.write_text(text.replace("3000,250,3,1,0,100,1,0", "3000,250,3,1,0,100"))  # six fields
+    assert read_osu(path).timing_points[2].uninherited
+    path.write_text(text.replace("3000,250,3,1,0,100,1,0", "3000,0,3,1,0,100,1,0"))
+    with pytest.raises(OsuError) as refused:
+        read_osu(path)
+    assert str(refused.value) == "t.osu:17: malformed [TimingPoints] line '3000,0,3,1,0,100,1,0'"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "t.osu: not an osu! beatmap (no 'osu file format vN' header)"),
+        (b"[General]\nMode: 3\n", "t.osu: not an osu! beatmap (no 'osu file format vN' header)"),
+        (b"osu file format vX\n", "t.osu: bad format header 'osu file format vX'"),
+        (b"osu file format v14\n\xff\xfe\n", "t.osu: unreadable ("),
+    ],
+)
+def test_files_that_are_not_osu_beatmaps(tmp_path, content, says):
+    path = tmp_path / "t.osu"
+    path.write_bytes(content)
+    with pytest.raises(OsuError) as refused:
+        read_osu(path)
+    assert str(refused.value).startswith(says)
+
+
+def test_an_osu_map_without_a_red_point_has_no_tempo(tmp_path):
+    path = tmp_path / "t.osu"
+    text = OSU_TIMING.format(version=14)
+    path.write_text(
+        text.replace("1000,500,4,1,0,100,1,0\n", "").replace("3000,250,3,1,0,100,1,0\n", "")
+    )
+    with pytest.raises(OsuError) as refused:
+        read_osu(path).timing()
+    assert str(refused.value) == "t.osu: no uninherited (red) timing point: no tempo"

@@ -225,3 +225,10 @@ def test_stepmania_header_holds_the_tempo_map_and_sample(kind, tmp_path):
     easy, hard = parsed.charts
     assert easy.description == "GenéLive seed 7" and hard.description == "GenéLive seed 11"
     assert [r for r in hard.notes.split("\n") if r.strip()] == ["0000"] * 4  # one empty measure
+
+
+def test_the_sample_starts_40_percent_in_even_in_a_short_song():
+    timing = Timing(0.0, ((0.0, 120.0),))
+    short = ChartSet("S", "A", "s.ogg", timing, [Chart("Easy", 1, [], 2.0)], {}, 4)
+    assert "#SAMPLESTART:0.800;" in short.to_sm()
+    assert "#SAMPLESTART:0.000;" in ChartSet("S", "A", "s.ogg", timing, [], {}, 4).to_sm()

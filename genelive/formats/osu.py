@@ -116,8 +116,8 @@ class OsuBeatmap:
             stop = red[i + 1].time_ms + self.offset_ms if i + 1 < len(red) else end_ms
             first_k = -math.floor(start / point.beat_length_ms) if i == 0 else 0
             k = np.arange(first_k, math.ceil((stop - start) / point.beat_length_ms))
-            t = start + k * point.beat_length_ms
-            keep = (t >= 0) & (t < stop)
+            t = start + k * point.beat_length_ms  # below `stop` by the range of k
+            keep = t >= 0
             times.append(t[keep] / 1000.0)
             downs.append((k[keep] % max(point.meter, 1)) == 0)
         return BeatGrid(np.concatenate(times), np.concatenate(downs))
