@@ -46,7 +46,11 @@ def files(tmp_path_factory) -> dict[str, Path]:
     )
     return {
         "song": write_audio(root / "click.wav", click_track(120.0, 16.0, first_beat_s=0.5)[0]),
-        "long song": write_audio(root / "long.wav", click_track(120.0, 90.0)[0]),
+        # Long enough that a cancel clicked at the first difficulty lands before the last,
+        # on two busy cores too (the page shows a stage a little after it starts).
+        "long song": write_audio(
+            root / "long.wav", click_track(120.0, 240.0, sr=16_000)[0], sr=16_000
+        ),
         **{p.name: p for p in root.iterdir()},
     }
 
@@ -278,7 +282,7 @@ def test_cancel_mid_job(page, files):
     upload(page, "Song (wav, flac, ogg, mp3)", files["long song"])
     expect(page.get_by_text("best", exact=True).first).to_be_visible()
     page.get_by_role("button", name="Generate", exact=True).click()
-    expect(page.get_by_text("notes, arrows and holds").first).to_be_visible()
+    expect(page.get_by_text("notes, arrows and holds: Beginner").first).to_be_visible()
     page.get_by_role("button", name="Cancel", exact=True).click()
     expect(page.get_by_text("Cancelled.").first).to_be_visible()
     assert job_id(page) == ""  # no results shown
