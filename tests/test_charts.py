@@ -213,7 +213,7 @@ def test_simfile_charts_tails_without_heads_and_missing_meters(tmp_path):
 
     # A tail in column 1 with no head there is ignored; the hold in column 0 is one note.
     rows = "2000\n0300\n3000\n0000"
-    for meter, expected in [("", 1), ("7", 7)]:
+    for meter, expected in [("", 1), (" ", 1), ("7", 7)]:
         path = _simfile(tmp_path, "#BPMS:0=60;", rows, meter)
         sim = simfile.open(str(path))
         chart = chart_of(sim, sim.charts[0])
@@ -313,3 +313,30 @@ def test_an_osu_map_without_a_red_point_has_no_tempo(tmp_path):
     with pytest.raises(OsuError) as refused:
         read_osu(path).timing()
     assert str(refused.value) == "t.osu: no uninherited (red) timing point: no tempo"
+
+
+def test_osu_columns_from_x_and_lines_of_three_and_seven_fields(tmp_path):
+    # osu!mania: column = floor(x × keys / 512), x = 512 (past the edge) in the last column.
+    xs = [0, 127, 128, 255, 256, 384, 511, 512]
+    objects = "".join(f"{x},192,{1000 + 100 * i},1,0,0:0:0:0:\n" for i, x in enumerate(xs))
+    text = OSU_TIMING.format(version=14).split("[HitObjects]")[0] + "[HitObjects]\n" + objects
+    text = text.replace("1000,500,4,1,0,100,1,0", "1000,500,1")  # three fields: meter 1
+    text = text.replace("2000,-50,4,1,0,100,0,0", "2000,500,4,1,0,100,0")  # 7 fields: green
+    path = tmp_path / "t.osu"
+    path.write_text(text)
+    beatmap = read_osu(path)
+    assert [h.column for h in beatmap.hit_objects] == [0, 0, 1, 1, 2, 3, 3, 3]
+    points = beatmap.timing_points
+    assert [(p.uninherited, p.meter) for p in points] == [(True, 1), (False, 4), (True, 3)]
+    grid = beatmap.beat_grid(3.0)
+    assert grid.downbeats[grid.times_s < 3.0].all()  # one beat a measure: every beat
+
+
+def test_legacy_offset_moves_where_each_red_point_ends(tmp_path):
+    # v4: everything 24 ms late. The first run (500 ms beats from 1024 ms) ends at the second
+    # red point, 3034 ms: its beat at 3024 ms is still inside it.
+    text = OSU_TIMING.format(version=4).replace("3000,250,3", "3010,250,3")
+    path = tmp_path / "t.osu"
+    path.write_text(text)
+    times = read_osu(path).beat_grid(4.0).times_s
+    np.testing.assert_allclose(times[:8], [0.024, 0.524, 1.024, 1.524, 2.024, 2.524, 3.024, 3.034])

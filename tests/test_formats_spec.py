@@ -194,6 +194,14 @@ def test_four_panels_spread_over_seven_lanes():
     # 5 lanes: panels 0, 1, 2 own one lane each, panel 3 owns lanes 3-4.
     notes = [Note(c, i, i * 0.5) for i, c in enumerate([0, 1, 2, 3, 3])]
     assert [n.column for n in remap_keys(notes, 5)] == [0, 1, 2, 3, 4]
+    # 2 lanes: panels 0 and 1 share lane 0, panels 2 and 3 lane 1; a jump on one lane is one.
+    notes = [Note(c, i, i * 0.5) for i, c in enumerate([0, 1, 2, 3])] + [Note(1, 0, 0.0)]
+    assert [(n.column, n.time_s) for n in remap_keys(notes, 2)] == [
+        (0, 0.0),
+        (0, 0.5),
+        (1, 1.0),
+        (1, 1.5),
+    ]
 
 
 def test_a_note_on_a_lane_still_busy_is_dropped():

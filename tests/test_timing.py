@@ -81,3 +81,35 @@ def test_timing_from_a_dict_refuses_with_the_reason():
         Timing.from_dict({"bpms": [[0, 120]]})
     timing = Timing(0.1, ((0.0, 120.0), (4.0, 60.0)), ((2.0, 0.25),))
     assert Timing.from_dict(timing.to_dict()) == timing
+
+
+def test_constant_grids_refuse_no_tempo_and_start_anywhere():
+    for bpm in (0.0, -120.0):
+        with pytest.raises(ValueError, match="BPM must be positive"):
+            BeatGrid.from_bpm_offset(bpm, 0.0, 10.0)
+    late = BeatGrid.from_bpm_offset(120.0, 10.0, 3.0)  # beat 0 ten seconds before the song
+    np.testing.assert_allclose(late.times_s, 0.5 * np.arange(7))
+    assert np.flatnonzero(late.downbeats).tolist() == [0, 4]  # beats 20 and 24
+
+
+def test_klab_tempo_maps_with_three_runs_and_slow_tempi():
+    grid = BeatGrid.from_bpm_info([[120, 0, 4], [60, 2000, 3], [240, 4000, 4]], 5.0)
+    np.testing.assert_allclose(grid.times_s, [0, 0.5, 1, 1.5, 2, 3, 4, 4.25, 4.5, 4.75])
+    assert np.flatnonzero(grid.downbeats).tolist() == [0, 4, 6]
+    slow = BeatGrid.from_bpm_info([[0.5, 0, 4]], 200.0)  # one beat every two minutes
+    np.testing.assert_allclose(slow.times_s, [0.0, 120.0])
+
+
+def test_grid_keys_tell_grids_apart():
+    a = BeatGrid(np.array([0.0, 0.5]), np.array([True, False]))
+    assert a.key() == BeatGrid(np.array([0.0, 0.5]), np.array([True, False])).key()
+    assert a.key() != BeatGrid(np.array([0.0, 0.5]), np.array([False, True])).key()
+    assert a.key() != BeatGrid(np.array([0.0, 0.6]), np.array([True, False])).key()
+
+
+def test_offsets_within_an_hour_and_finite():
+    assert Timing.constant(120.0, 3600.0).offset_s == 3600.0
+    with pytest.raises(ValueError, match="from -3600 to 3600 s"):
+        Timing.constant(120.0, 3600.5)
+    with pytest.raises(TimingError, match="offset must be a finite number of seconds, not nan"):
+        Timing(float("nan"), ((0.0, 120.0),))

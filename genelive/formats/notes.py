@@ -63,4 +63,4 @@ def note_array(chart: Chart) -> np.ndarray:
     rows = [
         (n.time_s, n.column, np.nan if n.end_time_s is None else n.end_time_s) for n in chart.notes
     ]
-    return np.array(rows, np.float64).reshape(-1, 3)
+    return np.array(rows, np.float64).reshape(len(rows), 3)

@@ -212,3 +212,9 @@ def test_which_backend_a_folder_is_for(export, tmp_path):
 
     assert backend_for(export) == "onnx" and backend_for(str(export)) == "onnx"
     assert backend_for(tmp_path / "plain") == "torch" and backend_for(None) == "torch"
+
+
+def test_a_graph_without_its_own_opset_is_exported_at_the_default(clean):
+    from export.manifest import read_manifest
+
+    assert read_manifest(clean)["graphs"][GRAPH]["opset"] == 18  # what `studio export -h` says
