@@ -216,6 +216,7 @@ def test_simfile_charts_tails_without_heads_and_missing_meters(tmp_path):
     for meter, expected in [("", 1), (" ", 1), ("7", 7)]:
         path = _simfile(tmp_path, "#BPMS:0=60;", rows, meter)
         sim = simfile.open(str(path))
+        sim.charts[0].meter = meter  # as given: simfile strips what it reads
         chart = chart_of(sim, sim.charts[0])
         assert chart.meter == expected and chart.difficulty == "Hard"
         (hold,) = chart.notes
@@ -340,3 +341,12 @@ def test_legacy_offset_moves_where_each_red_point_ends(tmp_path):
     path.write_text(text)
     times = read_osu(path).beat_grid(4.0).times_s
     np.testing.assert_allclose(times[:8], [0.024, 0.524, 1.024, 1.524, 2.024, 2.524, 3.024, 3.034])
+
+
+def test_each_osu_red_point_runs_until_the_next(tmp_path):
+    text = OSU_TIMING.format(version=14).replace("2000,-50,4,1,0,100,0,0", "2000,250,4,1,0,100,1,0")
+    text = text.replace("3000,250,3,1,0,100,1,0", "3000,500,4,1,0,100,1,0")
+    path = tmp_path / "t.osu"
+    path.write_text(text)
+    times = read_osu(path).beat_grid(4.0).times_s
+    np.testing.assert_allclose(times, [0, 0.5, 1, 1.5, 2, 2.25, 2.5, 2.75, 3, 3.5])
