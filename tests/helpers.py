@@ -83,3 +83,18 @@ def golden_tensor(key: str, shape: list[int], dtype: str, seed: int) -> torch.Te
     if key.endswith(".weight"):
         return 1 + 0.1 * torch.randn(shape, generator=g)
     return 0.1 * torch.randn(shape, generator=g)
+
+
+def start_app(root: Path):
+    """The web app as `studio app` starts it (app.web.serve), on a free port, with a small
+    StyTr² and a tiny unCLIP under `root`: (the Blocks, to close; its URL)."""
+    from app.web import build_app, serve
+    from export.weights import save_model_folder
+    from stytr2.model import StyTr2Config, StyTr2Net
+    from unclip.tiny import make_tiny_unclip
+
+    small = StyTr2Config(d_model=32, heads=4, ffn=64, encoder_layers=1, decoder_layers=1)
+    stytr2 = save_model_folder(root / "stytr2", small, StyTr2Net(small))
+    unclip = make_tiny_unclip(root / "unclip")
+    demo = build_app(jobs_dir=root / "jobs", stytr2_dir=stytr2, unclip_dir=unclip)
+    return demo, serve(demo, port=None, block=False)

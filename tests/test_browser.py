@@ -19,10 +19,7 @@ from PIL import Image
 from app.services.images import TEST_MODEL_NOTE
 from app.web.charts_tab import TIMING_FILE_NOTE
 from export.images import png_parameters
-from export.weights import save_model_folder
-from stytr2.model import StyTr2Config, StyTr2Net
-from tests.helpers import click_track, write_audio
-from unclip.tiny import make_tiny_unclip
+from tests.helpers import click_track, start_app, write_audio
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -56,14 +53,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from app.web import build_app, serve
-
-    root = tmp_path_factory.mktemp("browser-app")
-    small = StyTr2Config(d_model=32, heads=4, ffn=64, encoder_layers=1, decoder_layers=1)
-    stytr2 = save_model_folder(root / "stytr2", small, StyTr2Net(small))
-    unclip = make_tiny_unclip(root / "unclip")
-    demo = build_app(jobs_dir=root / "jobs", stytr2_dir=stytr2, unclip_dir=unclip)
-    yield serve(demo, port=None, block=False)
+    demo, url = start_app(tmp_path_factory.mktemp("browser-app"))
+    yield url
     demo.close()
 
 

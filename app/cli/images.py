@@ -17,7 +17,8 @@ def add_parsers(sub) -> None:
         "--from-png",
         type=Path,
         default=None,
-        help="redo an image of ours: its prompt, seed, steps and guidance",
+        help="redo an image of ours: its prompt, seed, steps and guidance (give the same "
+        "--model: the PNG records only its name)",
     )
     _common(p, stages="P,D,S", guidance="P,D")
     p.add_argument("--num-images", type=int, default=1, help="images i = 0..K-1 use seed + i")

@@ -24,13 +24,10 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from app.web import build_app, serve
+from app.web import build_app
 from export.images import png_parameters
-from export.weights import save_model_folder
-from stytr2.model import StyTr2Config, StyTr2Net
-from tests.helpers import REPO
+from tests.helpers import REPO, start_app
 from tests.hostile.helpers import everything_in, short_song
-from unclip.tiny import make_tiny_unclip
 
 FAST = [5, False, 2, 3, 2, 4, 8]  # seed, random seed, prior/decoder/super-res steps, guidance
 
@@ -38,11 +35,7 @@ FAST = [5, False, 2, 3, 2, 4, 8]  # seed, random seed, prior/decoder/super-res s
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile-app")
-    small = StyTr2Config(d_model=32, heads=4, ffn=64, encoder_layers=1, decoder_layers=1)
-    stytr2 = save_model_folder(root / "stytr2", small, StyTr2Net(small))
-    unclip = make_tiny_unclip(root / "unclip")
-    demo = build_app(jobs_dir=root / "jobs", stytr2_dir=stytr2, unclip_dir=unclip)
-    url = serve(demo, port=None, block=False)
+    demo, url = start_app(root)
     yield {"url": url, "jobs": root / "jobs", "root": root}
     demo.close()
 
