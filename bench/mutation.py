@@ -171,6 +171,9 @@ def mutants(module: str, path: Path) -> list[Mutant]:
     lines = source.splitlines(keepends=True)
     tree = ast.parse(source)
     skip = _skipped(tree)
+    fstring_parts = {
+        id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values
+    }
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
@@ -182,7 +185,7 @@ def mutants(module: str, path: Path) -> list[Mutant]:
     for node in ast.walk(tree):
         if id(node) in skip or not hasattr(node, "end_col_offset"):
             continue
-        if isinstance(node, ast.Constant) and _inside_fstring(node, tree):
+        if id(node) in fstring_parts:  # mutated through their JoinedStr (3.11: no positions)
             continue
         a = offset(node.lineno, node.col_offset)
         b = offset(node.end_lineno, node.end_col_offset)
@@ -204,15 +207,6 @@ def mutants(module: str, path: Path) -> list[Mutant]:
                 continue
             found.append(Mutant(module, node.lineno, what, mutated))
     return found
-
-
-def _inside_fstring(node: ast.AST, tree: ast.AST) -> bool:
-    """f-string pieces are mutated through their JoinedStr (3.11 gives them no positions)."""
-    if not hasattr(tree, "_fstring_parts"):
-        tree._fstring_parts = {
-            id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values
-        }
-    return id(node) in tree._fstring_parts
 
 
 def _short(text: str, width: int = 70) -> str:

@@ -243,35 +243,13 @@ def test_batch_charts(work, song):
 
 def test_style_import_train_export_and_batch(work, stytr2_imported):
     content, styles = pictures(work / "content", 2), pictures(work / "styles", 2, (36, 30))
-    studio(
-        work,
-        "style",
-        content / "p0.png",
-        styles / "p0.png",
-        "-o",
-        "styled.png",
-        "--model",
-        stytr2_imported,
-        "--size",
-        64,
-    )
+    pair = [content / "p0.png", styles / "p0.png"]
+    studio(work, "style", *pair, "-o", "styled.png", "--model", stytr2_imported, "--size", 64)
     with Image.open(work / "styled.png") as im:
         assert max(im.size) == 64
     studio(work, "export", "stytr2", "--model", stytr2_imported, "-o", "stytr2-onnx")
-    studio(
-        work,
-        "style",
-        content / "p0.png",
-        styles / "p0.png",
-        "-o",
-        "styled-onnx.png",
-        "--model",
-        "stytr2-onnx",
-        "--backend",
-        "onnx",
-        "--size",
-        64,
-    )
+    onnx = ["--model", "stytr2-onnx", "--backend", "onnx", "--size", 64]
+    studio(work, "style", *pair, "-o", "styled-onnx.png", *onnx)
     a = np.asarray(Image.open(work / "styled.png"), np.int16)
     b = np.asarray(Image.open(work / "styled-onnx.png"), np.int16)
     assert np.abs(a - b).max() <= 1
@@ -311,18 +289,8 @@ def test_style_import_train_export_and_batch(work, stytr2_imported):
         timeout_s=600,
     )
     assert (work / "trained" / "model.safetensors").is_file()
-    assert "--alpha" in refused(
-        work,
-        "style",
-        content / "p0.png",
-        styles / "p0.png",
-        "-o",
-        "x.png",
-        "--model",
-        stytr2_imported,
-        "--alpha",
-        3,
-    )
+    bad_alpha = ["-o", "x.png", "--model", stytr2_imported, "--alpha", 3]
+    assert "--alpha" in refused(work, "style", *pair, *bad_alpha)
     assert not (work / "x.png").exists()
 
 
