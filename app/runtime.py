@@ -14,11 +14,12 @@ def configure_logging(verbose: bool) -> None:
     )
 
 
-def use_training_threads() -> None:
-    """PyTorch's intra-op threads for a training run: every core, up to 8 (more only contend)."""
+def use_training_threads(threads: int | None = None) -> None:
+    """PyTorch's intra-op threads for a training run: as asked, else every core up to 8 (more
+    only contend)."""
     import torch
 
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+    torch.set_num_threads(threads or max(1, min(os.cpu_count() or 1, 8)))
 
 
 def quiet_model_loading() -> None:

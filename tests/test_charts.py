@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -116,16 +117,54 @@ def test_osu_difficulty_names_and_density_fallback():
     assert osu_difficulty("whatever", np.arange(0, 60, 0.1)) == "Challenge"
 
 
-def test_versions_of_a_song_stay_on_one_side_of_the_split(corpus):
-    songs = scan_charts(corpus)
-    assert len(songs) >= 60 and sum(len(s.charts) for s in songs) >= 240
+def test_three_packs_split_three_ways_by_group_and_pack(corpus):
+    songs = scan_charts(corpus.parent)  # charts/, itg/, hodobox/
+    packs = Counter(s.pack for s in songs)
+    assert set(packs) == {"charts", "itg", "hodobox"} and min(packs.values()) >= 30
+    assert sum(len(s.charts) for s in songs) >= 600
     assert title_group("Top of The World (nanobii Remix)") == title_group("Top of The World")
-    train, val = split_by_group(songs, 0.2, seed=0)
-    assert not set(train) & set(val) and 0.15 < len(val) / len(songs) < 0.25
+    # ITG's four Disconnected mixes are one group by the manifest, though their titles differ.
+    disconnected = [s for s in songs if s.group == "disconnected"]
+    assert len(disconnected) == 4
+    assert {title_group(s.title) for s in disconnected} != {"disconnected"}
+    split = split_by_group(songs, 0.15, 0.15, seed=0)
+    side_of = {key: side for side, keys in split.items() for key in keys}
+    assert sorted(side_of) == sorted(s.key for s in songs)  # every song on exactly one side
     for group in {s.group for s in songs}:
-        sides = {s.key in val for s in songs if s.group == group}
-        assert len(sides) == 1, group
-    assert split_by_group(songs, 0.2, seed=0) == (train, val)
+        assert len({side_of[s.key] for s in songs if s.group == group}) == 1, group
+    for side in ("validation", "test"):
+        share = Counter(s.pack for s in songs if side_of[s.key] == side)
+        for pack, n in packs.items():  # each pack in its proportion, give or take a group
+            assert abs(share[pack] - 0.15 * n) <= 2, (side, pack)
+    assert split_by_group(songs, 0.15, 0.15, seed=0) == split
+    assert split_by_group(songs, 0.15, 0.15, seed=1) != split
+
+
+def test_a_hostile_manifest_is_ignored_whole_and_never_opens_paths(tmp_path, caplog):
+    for name in ("One", "One (Remix)", "Two"):
+        _song(tmp_path / "pack" / name, sm_text(name, 120, 0.0, {"Easy": quarter_measures(2)}))
+    manifest = tmp_path / "pack" / "manifest.json"
+    rows = [{"song": "One", "group": "g"}, {"song": "Two", "group": "g"}]
+    manifest.write_text(json.dumps(rows))
+    groups = {s.title: s.group for s in scan_charts(tmp_path)}
+    assert groups == {"One": "g", "One (Remix)": "one", "Two": "g"}
+    assert {s.pack for s in scan_charts(tmp_path)} == {"pack"}
+    for bad in (
+        [*rows, {"song": "../../etc", "group": "x"}],
+        [*rows, {"song": "a/b"}],
+        [*rows, {"song": ".."}],
+        {"song": "One"},
+        [*rows, {"song": 3}],
+        [*rows, {"song": "One", "group": ["g"]}],
+    ):
+        manifest.write_text(json.dumps(bad))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            groups = {s.title: s.group for s in scan_charts(tmp_path)}
+        assert groups == {"One": "one", "One (Remix)": "one", "Two": "two"}, bad
+        assert "ignoring" in caplog.text and "manifest.json" in caplog.text
+    manifest.write_bytes(b"\xff\xfe not json")
+    assert len(scan_charts(tmp_path)) == 3
 
 
 def test_corpus_song_timing_matches_golden_metadata(corpus, golden_genelive):

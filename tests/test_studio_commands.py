@@ -193,6 +193,12 @@ def test_train_tune_and_evaluate_on_a_tiny_corpus(work, corpus_dir):
     )
     assert report
     assert "--steps" in refused(work, "train-charts", corpus_dir, "-o", "bad", "--steps", 0)
+    no_split = refused(work, "train-charts", corpus_dir, "-o", "bad", "--split-from", corpus_dir)
+    assert "--split-from" in no_split and "records no split" in no_split
+    assert "--threads" in refused(work, "train-charts", corpus_dir, "-o", "bad", "--threads", 0)
+    # The tiny model's split has no test songs (3 songs): said in one line.
+    no_test = refused(work, "eval-charts", corpus_dir, "--model", model, "--split", "test", *common)
+    assert "test" in no_test
     assert refused(work, "eval-charts", "no-such-folder").startswith("error: ")
     assert not (work / "bad").exists()
 

@@ -145,6 +145,19 @@ def test_tiny_training_run_resumes_exactly(tmp_path):
         )
 
 
+def test_a_given_split_is_used_and_recorded(tmp_path):
+    from genelive.onsets.config import LibrosaOnsetConfig
+
+    corpus = make_corpus(tmp_path / "data")
+    keys = sorted(s.key for s in scan_charts(corpus))
+    given = {"train": keys[:1], "validation": keys[1:2], "test": [*keys[2:], "gone/audio.ogg"]}
+    info = train(corpus, tmp_path / "lib", LibrosaOnsetConfig(), split=given, say=print)
+    # Songs the corpus no longer holds drop out; the sides are the ones given.
+    assert info["split"] == {"train": keys[:1], "validation": keys[1:2], "test": keys[2:]}
+    recorded = json.loads((tmp_path / "lib" / "training.json").read_text())["split"]
+    assert recorded == info["split"]
+
+
 def test_librosa_baseline_is_tuned_not_trained(tmp_path):
     from genelive.onsets.config import LibrosaOnsetConfig
 

@@ -36,6 +36,18 @@ def add_parsers(sub) -> None:
         action="store_true",
         help="torch.compile the conv stack for training (≈1.7× faster on CPU after ~2 min)",
     )
+    p.add_argument(
+        "--split-from",
+        type=Path,
+        default=None,
+        help="use the train/validation/test songs another model folder records (training.json)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for training (default: every core, up to 8)",
+    )
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.set_defaults(run=run_train)
 
@@ -50,7 +62,7 @@ def add_parsers(sub) -> None:
     add_model(p)
     p.add_argument(
         "--split",
-        choices=("all", "train", "validation"),
+        choices=("all", "train", "validation", "test"),
         default="all",
         help="only the songs of this side of the model's training split",
     )
@@ -99,7 +111,7 @@ def run_train(args) -> None:
 
     from app.runtime import use_training_threads
     from genelive.onsets.config import PRESETS, OnsetConfig
-    from genelive.training.data import DEFAULT_CACHE
+    from genelive.training.data import DEFAULT_CACHE, model_split
     from genelive.training.onsets import TrainConfig, train
 
     overrides = {
@@ -121,7 +133,14 @@ def run_train(args) -> None:
         if not isinstance(config, OnsetConfig):
             raise ValueError("--downbeat-value applies to the GenéLive configs (small, paper)")
         config = dataclasses.replace(config, downbeat_value=args.downbeat_value)
-    use_training_threads()
+    split = None
+    if args.split_from is not None:
+        split = model_split(args.split_from)
+        if split is None:
+            raise ValueError(f"--split-from {args.split_from}: records no split (training.json)")
+    if args.threads is not None and not 1 <= args.threads <= 256:
+        raise ValueError(f"--threads {args.threads}: give 1 to 256")
+    use_training_threads(args.threads)
     train(
         args.data_dir,
         args.output,
@@ -129,6 +148,7 @@ def run_train(args) -> None:
         tc,
         args.cache_dir or DEFAULT_CACHE,
         command=args.command_line,
+        split=split,
     )
 
 

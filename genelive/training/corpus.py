@@ -7,6 +7,7 @@ A malformed file or chart is skipped with a logged reason; it never stops a run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -76,11 +77,13 @@ class Song:
     audio_path: Path
     duration_s: float
     charts: list[CorpusChart] = field(default_factory=list)
+    pack: str = ""  # the first folder under the data folder (charts, itg, hodobox)
+    manifest_group: str | None = None  # the pack manifest's `group`, where it names one
 
     @property
     def group(self) -> str:
         """Versions of one song (remixes, re-charts) share a group and so a split."""
-        return title_group(self.title)
+        return title_group(self.manifest_group or self.title)
 
 
 def title_group(title: str) -> str:
@@ -113,7 +116,55 @@ def scan_charts(data_dir: str | Path) -> list[Song]:
                 log.info("skipping %s %s: duplicate of a chart already read", path, chart.name)
                 continue
             song.charts.append(chart)
+    groups = read_pack_manifests(data_dir)
+    for song in songs.values():
+        song.pack = _pack_name(data_dir, song.key)
+        folder = song.audio_path.parent
+        song.manifest_group = groups.get((os.path.abspath(folder.parent), folder.name))
     return sorted((s for s in songs.values() if s.charts), key=lambda s: s.key)
+
+
+MANIFEST_FILE = "manifest.json"
+
+
+def _pack_name(data_dir: Path, key: str) -> str:
+    """The first folder of the song's key; songs straight in the data folder take its name."""
+    parts = Path(key).parts
+    return parts[0] if len(parts) > 2 else os.path.basename(os.path.abspath(data_dir))
+
+
+def read_pack_manifests(data_dir: Path) -> dict[tuple[str, str], str]:
+    """(pack folder, song folder name) → group, from every pack's manifest.json.
+
+    A manifest only names groups; it is never used to open a path. One that is not a list of
+    rows with a plain folder name in `song` (no separators, not `.` or `..`) is ignored whole,
+    with a logged reason: half a manifest would silently split versions of one song."""
+    groups: dict[tuple[str, str], str] = {}
+    for path in sorted(p for p in _walk(data_dir) if p.name == MANIFEST_FILE):
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            found = dict(_manifest_groups(rows))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            log.warning("ignoring %s: %s", path, e)
+            continue
+        folder = os.path.abspath(path.parent)
+        groups.update({(folder, song): group for song, group in found.items()})
+    return groups
+
+
+def _manifest_groups(rows) -> Iterable[tuple[str, str]]:
+    if not isinstance(rows, list):
+        raise ValueError("not a list of songs")
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("song"), str):
+            raise ValueError("a row without a `song` name")
+        song, group = row["song"], row.get("group")
+        if not song.strip() or song in (".", "..") or "/" in song or "\\" in song:
+            raise ValueError(f"song {song!r} is not a folder name")
+        if group is not None and not isinstance(group, str):
+            raise ValueError(f"group of {song!r} is not text")
+        if group and group.strip():
+            yield song, group
 
 
 def _chart_files(data_dir: Path) -> Iterable[Path]:

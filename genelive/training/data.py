@@ -96,28 +96,49 @@ def cached_features(audio_path: Path, config, cache_dir: Path | None) -> np.ndar
     return features
 
 
+SPLIT_SIDES = ("train", "validation", "test")
+
+
 def split_by_group(
-    songs: Sequence[Song], validation_fraction: float = 0.2, seed: int = 0
-) -> tuple[list[str], list[str]]:
-    """Song keys for (train, validation); all versions of one song land on the same side."""
-    groups: dict[str, list[str]] = {}
-    for song in songs:
-        groups.setdefault(song.group, []).append(song.key)
-    names = sorted(groups)
-    order = np.random.default_rng(seed).permutation(len(names))
-    target = round(validation_fraction * len(songs))
-    validation: list[str] = []
-    for i in order:
-        if len(validation) >= target:
-            break
-        validation.extend(groups[names[i]])
-    val = set(validation)
-    train = sorted(s.key for s in songs if s.key not in val)
-    return train, sorted(val)
+    songs: Sequence[Song],
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+) -> dict[str, list[str]]:
+    """Song keys for train, validation and test; all versions of one song (a group) land on one
+    side, and each pack is split in the same proportions so every side has every pack."""
+    by_pack: dict[str, dict[str, list[str]]] = {}
+    for song in songs:  # a group that spans packs belongs to the pack it is first seen in
+        pack = next((p for p, g in by_pack.items() if song.group in g), song.pack)
+        by_pack.setdefault(pack, {}).setdefault(song.group, []).append(song.key)
+    split: dict[str, list[str]] = {side: [] for side in SPLIT_SIDES}
+    rng = np.random.default_rng(seed)
+    for pack in sorted(by_pack):
+        groups = by_pack[pack]
+        names = sorted(groups)
+        n_songs = sum(len(keys) for keys in groups.values())
+        wanted = {
+            "test": round(test_fraction * n_songs),
+            "validation": round(validation_fraction * n_songs),
+        }
+        taken = {"test": 0, "validation": 0}
+        for i in rng.permutation(len(names)):
+            side = next((s for s in ("test", "validation") if taken[s] < wanted[s]), "train")
+            split[side].extend(groups[names[i]])
+            taken[side] = taken.get(side, 0) + len(groups[names[i]])
+    if not split["validation"] and validation_fraction > 0 and len(split["train"]) > 1:
+        # A corpus too small for the fraction still validates on one group: training needs it.
+        first = split["train"][0]
+        group = next(s.group for s in songs if s.key == first)
+        moved = [s.key for s in songs if s.group == group]
+        if len(moved) < len(split["train"]):
+            split["validation"] = moved
+            split["train"] = [k for k in split["train"] if k not in set(moved)]
+    return {side: sorted(keys) for side, keys in split.items()}
 
 
 def model_split(model_dir: Path) -> dict[str, list[str]] | None:
-    """The train/validation song keys a model folder records (training.json), if any."""
+    """The train/validation(/test) song keys a model folder records (training.json), if any."""
     path = Path(model_dir) / TRAINING_FILE
     if not path.is_file():
         return None
@@ -125,10 +146,14 @@ def model_split(model_dir: Path) -> dict[str, list[str]] | None:
 
 
 def songs_in_split(songs: Sequence[Song], model_dir: Path, side: str) -> list[Song]:
-    """The songs on one side ("train" / "validation") of the split a model folder records."""
+    """The songs on one side ("train" / "validation" / "test") of a model folder's split."""
     recorded = model_split(model_dir)
     if recorded is None:
         raise ValueError(f"{model_dir}: records no train/validation split (training.json)")
+    if side not in recorded:
+        raise ValueError(
+            f"{model_dir}: its split has no {side} songs (sides: {', '.join(recorded)})"
+        )
     keep = set(recorded[side])
     chosen = [s for s in songs if s.key in keep]
     if not chosen:

@@ -66,7 +66,8 @@ class TrainConfig:
     pos_weight: float = 1.0
     validate_every: int = 100
     checkpoint_every: int = 50
-    validation_fraction: float = 0.2
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.15  # songs only ever reported on, never chosen on
     split_seed: int = 0  # the split is a property of the corpus, not of the run
     seed: int = 0
     compile: bool = False  # torch.compile the conv stack (fixed training shapes only)
@@ -88,6 +89,7 @@ TRAIN_LIMITS = {
     "validate_every": (1, 10_000_000),
     "checkpoint_every": (1, 10_000_000),
     "validation_fraction": (0.0, 0.9),
+    "test_fraction": (0.0, 0.9),
     "split_seed": (0, 2**63 - 1),
     "seed": (0, 2**63 - 1),
 }
@@ -172,25 +174,33 @@ def train(
     cache_dir: Path | None = DEFAULT_CACHE,
     say: Callable[[str], None] = print,
     command: str = "",
+    split: dict[str, list[str]] | None = None,
 ) -> dict:
-    """Train (or, for the librosa baseline, only tune) and write the model folder."""
+    """Train (or, for the librosa baseline, only tune) and write the model folder.
+
+    `split` (song keys per side, as another model's training.json records them) replaces the
+    split drawn from the corpus, so that models compared with each other share their songs."""
     out_dir = Path(out_dir)
     started = time.time()
     songs = scan_charts(data_dir)
-    train_keys, val_keys = split_by_group(songs, tc.validation_fraction, tc.split_seed)
+    if split is None:
+        split = split_by_group(songs, tc.validation_fraction, tc.test_fraction, tc.split_seed)
+    present = {s.key for s in songs}
+    split = {side: sorted(set(keys) & present) for side, keys in split.items()}
     say(
         f"{len(songs)} songs, {sum(len(s.charts) for s in songs)} charts: "
-        f"{len(train_keys)} songs for training, {len(val_keys)} for validation"
+        + ", ".join(f"{len(keys)} songs for {side}" for side, keys in split.items())
     )
-    data = load_song_data(songs, config, cache_dir)
-    train_set = [d for d in data if d.key in set(train_keys)]
-    val_set = [d for d in data if d.key in set(val_keys)]
+    used = set(split.get("train", [])) | set(split.get("validation", []))
+    data = load_song_data([s for s in songs if s.key in used], config, cache_dir)
+    train_set = [d for d in data if d.key in set(split.get("train", []))]
+    val_set = [d for d in data if d.key in set(split.get("validation", []))]
     if not train_set or not val_set:
         raise ValueError(f"{data_dir}: too few songs with charts to train and validate on")
     info = {
         "data_dir": str(data_dir),
         "command": command,
-        "split": {"train": train_keys, "validation": val_keys},
+        "split": split,
         "train_config": dataclasses.asdict(tc),
     }
     fps = frame_rate(config)
