@@ -116,11 +116,12 @@ def scan_charts(data_dir: str | Path) -> list[Song]:
                 log.info("skipping %s %s: duplicate of a chart already read", path, chart.name)
                 continue
             song.charts.append(chart)
-    groups = read_pack_manifests(data_dir)
+    # Manifests sit in a pack folder, beside its song folders: read only those, each once.
+    groups = read_pack_manifests({s.audio_path.parent.parent for s in songs.values()})
     for song in songs.values():
         song.pack = _pack_name(data_dir, song.key)
         folder = song.audio_path.parent
-        song.manifest_group = groups.get((os.path.abspath(folder.parent), folder.name))
+        song.manifest_group = groups.get((str(folder.parent), folder.name))
     return sorted((s for s in songs.values() if s.charts), key=lambda s: s.key)
 
 
@@ -133,22 +134,24 @@ def _pack_name(data_dir: Path, key: str) -> str:
     return parts[0] if len(parts) > 2 else os.path.basename(os.path.abspath(data_dir))
 
 
-def read_pack_manifests(data_dir: Path) -> dict[tuple[str, str], str]:
-    """(pack folder, song folder name) → group, from every pack's manifest.json.
+def read_pack_manifests(pack_folders: Iterable[Path]) -> dict[tuple[str, str], str]:
+    """(pack folder, song folder name) → group, from each pack folder's manifest.json.
 
     A manifest only names groups; it is never used to open a path. One that is not a list of
     rows with a plain folder name in `song` (no separators, not `.` or `..`) is ignored whole,
     with a logged reason: half a manifest would silently split versions of one song."""
     groups: dict[tuple[str, str], str] = {}
-    for path in sorted(p for p in _walk(data_dir) if p.name == MANIFEST_FILE):
+    for folder in sorted(pack_folders):
+        path = folder / MANIFEST_FILE
+        if not path.is_file():
+            continue
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
             found = dict(_manifest_groups(rows))
         except (OSError, UnicodeDecodeError, ValueError) as e:
             log.warning("ignoring %s: %s", path, e)
             continue
-        folder = os.path.abspath(path.parent)
-        groups.update({(folder, song): group for song, group in found.items()})
+        groups.update({(str(folder), song): group for song, group in found.items()})
     return groups
 
 

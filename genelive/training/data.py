@@ -117,23 +117,18 @@ def split_by_group(
         groups = by_pack[pack]
         names = sorted(groups)
         n_songs = sum(len(keys) for keys in groups.values())
+        split_of: dict[str, list[str]] = {side: [] for side in SPLIT_SIDES}
+        # A pack too small for the fraction still validates on one group: training needs it.
+        fewest = 1 if validation_fraction > 0 and len(names) > 1 else 0
         wanted = {
             "test": round(test_fraction * n_songs),
-            "validation": round(validation_fraction * n_songs),
+            "validation": max(fewest, round(validation_fraction * n_songs)),
         }
-        taken = {"test": 0, "validation": 0}
         for i in rng.permutation(len(names)):
-            side = next((s for s in ("test", "validation") if taken[s] < wanted[s]), "train")
-            split[side].extend(groups[names[i]])
-            taken[side] = taken.get(side, 0) + len(groups[names[i]])
-    if not split["validation"] and validation_fraction > 0 and len(split["train"]) > 1:
-        # A corpus too small for the fraction still validates on one group: training needs it.
-        first = split["train"][0]
-        group = next(s.group for s in songs if s.key == first)
-        moved = [s.key for s in songs if s.group == group]
-        if len(moved) < len(split["train"]):
-            split["validation"] = moved
-            split["train"] = [k for k in split["train"] if k not in set(moved)]
+            side = next((s for s in wanted if len(split_of[s]) < wanted[s]), "train")
+            split_of[side].extend(groups[names[i]])
+        for side in SPLIT_SIDES:
+            split[side].extend(split_of[side])
     return {side: sorted(keys) for side, keys in split.items()}
 
 

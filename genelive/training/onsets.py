@@ -191,10 +191,10 @@ def train(
         f"{len(songs)} songs, {sum(len(s.charts) for s in songs)} charts: "
         + ", ".join(f"{len(keys)} songs for {side}" for side, keys in split.items())
     )
-    used = set(split.get("train", [])) | set(split.get("validation", []))
-    data = load_song_data([s for s in songs if s.key in used], config, cache_dir)
-    train_set = [d for d in data if d.key in set(split.get("train", []))]
-    val_set = [d for d in data if d.key in set(split.get("validation", []))]
+    train_keys, val_keys = set(split.get("train", [])), set(split.get("validation", []))
+    data = load_song_data([s for s in songs if s.key in train_keys | val_keys], config, cache_dir)
+    train_set = [d for d in data if d.key in train_keys]
+    val_set = [d for d in data if d.key in val_keys]
     if not train_set or not val_set:
         raise ValueError(f"{data_dir}: too few songs with charts to train and validate on")
     info = {
