@@ -44,15 +44,16 @@ from genelive.settings import (
     check_temperature,
     parse_difficulties,
 )
-from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
+from genelive.snapping import DEFAULT_SUBDIVISIONS, place_on_grid
 from genelive.song import GENERATOR, GeneratedSong, SongAnalysis, audio_tags, version
 from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
 from genelive.steps.model import StepModel
-from genelive.tempo import TempoEstimate, estimate_tempo, phase_for_bpm
+from genelive.tempo import TempoEstimate, check_half_beat, estimate_tempo, phase_for_bpm
 from genelive.timing import Timing, check_bpm
 
 log = logging.getLogger(__name__)
 
+HALF_BEAT_LEVEL = "Medium"  # on beats far more than off them, and dense enough to count
 CANDIDATE_FLOOR = 0.05  # peaks weaker than this never become notes, whatever the density target
 
 
@@ -171,13 +172,13 @@ class ChartGenerator:
         stage = "tempo" if bpm is None and timing_from is None else "timing"
         check_cancel(cancel, stage)
         report(0.1, stage)
-        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
-        check_cancel(cancel, "onsets")
-        report(0.2, "onsets")
         mel = log_mel(audio)
         features = mel
         if self.onset_model.model_type != "genelive-onset":
             features = self.onset_model.features(audio)
+        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from, features)
+        check_cancel(cancel, "onsets")
+        report(0.2, "onsets")
         grid, _ = timing.beat_grid(duration_s)
         act = self.onset_model.activations(features, grid, tuple(difficulties))
         return SongAnalysis(
@@ -260,9 +261,27 @@ class ChartGenerator:
             song_mel=song.mel,
         )
 
-    @staticmethod
+    def estimate_tempo(
+        self, audio: np.ndarray, features: np.ndarray | None = None
+    ) -> TempoEstimate:
+        """Tempo candidates from the audio, the beat phase checked against where the onset
+        model (run without a beat guide) puts a Medium chart's notes: on the beats or half a
+        beat off them. The librosa baseline knows nothing of charts and keeps the audio's phase."""
+        estimate = estimate_tempo(audio)
+        if self.onset_model.backend is None:
+            return estimate
+        if features is None:
+            features = self.onset_model.features(audio)
+        free = self.onset_model.activations(features, None, (HALF_BEAT_LEVEL,))
+        return check_half_beat(estimate, free.probs[0], free.fps)
+
     def choose_timing(
-        audio: np.ndarray, bpm: float | None, offset_s: float | None, timing_from
+        self,
+        audio: np.ndarray,
+        bpm: float | None,
+        offset_s: float | None,
+        timing_from,
+        features: np.ndarray | None = None,
     ) -> tuple[Timing, TempoEstimate | None]:
         if timing_from is not None:
             if bpm is not None or offset_s is not None:
@@ -280,12 +299,17 @@ class ChartGenerator:
             return Timing.constant(bpm, offset_s), None
         if offset_s is not None:
             raise InvalidValue("{offset_s} needs {bpm}", "offset_s", "bpm")
-        estimate = estimate_tempo(audio)
+        estimate = self.estimate_tempo(audio, features)
         if estimate.unsure:
-            others = ", ".join(f"{c.bpm:g} ({c.confidence:.0%})" for c in estimate.candidates[1:4])
+            others = ", ".join(
+                f"{c.bpm:g} at {c.offset_s:+.3f} s ({c.confidence:.0%})"
+                for c in estimate.candidates[1:4]
+            )
             log.warning(
-                "tempo unsure: %g BPM (%.0f%%) chosen over %s; check it, or give BPM and offset",
+                "tempo unsure: %g BPM at %+.3f s (%.0f%%) chosen over %s; check it, or give "
+                "BPM and offset",
                 estimate.bpm,
+                estimate.offset_s,
                 100 * estimate.candidates[0].confidence,
                 others,
             )
@@ -305,7 +329,10 @@ class ChartGenerator:
         i = DIFFICULTIES.index(difficulty)
         decoding = self.onset_model.config.decoding
         frames, heights = peaks(probs, CANDIDATE_FLOOR, decoding.min_gap_frames[i])
-        n = int((heights >= decoding.thresholds[i]).sum())
+        if decoding.rows_per_mass:  # the human charts' count for this much activation
+            n = round(decoding.rows_per_mass[i] * float(probs.sum()))
+        else:
+            n = int((heights >= decoding.thresholds[i]).sum())
         # Densities are in notes; rows hold more than one note where there are jumps.
         stats = self.step_model.config
         rows_per_note = 1.0 / stats.notes_per_row.get(difficulty, 1.0)
@@ -314,15 +341,11 @@ class ChartGenerator:
         else:  # keep the validation-tuned choice inside the corpus' density range
             low, _, high = stats.density_nps.get(difficulty, (0, 0, 1e9))
             n = int(np.clip(n, *np.round(np.array([low, high]) * duration_s * rows_per_note)))
-        chosen = np.sort(frames[np.argsort(-heights, kind="stable")[:n]])
-        times, positions = snap_to_grid(chosen / fps, grid, DEFAULT_SUBDIVISIONS[difficulty])
         min_gap_s = self.step_model.config.min_gap_s.get(difficulty, 0.0)
-        keep, last = [], -np.inf
-        for j, t in enumerate(times):
-            if t - last >= min_gap_s - 1e-6:
-                keep.append(j)
-                last = t
-        return times[keep], positions[keep] + first_beat
+        times, positions = place_on_grid(
+            frames / fps, heights, grid, DEFAULT_SUBDIVISIONS[difficulty], n, min_gap_s
+        )
+        return times, positions + first_beat
 
     def meter(self, difficulty: str, n_notes: int, duration_s: float) -> int:
         a, b = self.step_model.config.meter_fit.get(

@@ -7,6 +7,7 @@ frame quantisation and gives the beat positions a chart file stores.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,10 +57,52 @@ def snap_to_grid(
     note. Both outputs are sorted and unique.
     """
     positions, times = grid_positions(grid, subdivisions)
+    nearest, close = _nearest_positions(times, onset_times_s, max_distance_s)
+    chosen = np.unique(nearest[close])
+    return times[chosen], positions[chosen]
+
+
+def place_on_grid(
+    onset_times_s: np.ndarray,
+    strengths: np.ndarray,
+    grid: BeatGrid,
+    subdivisions: Sequence[int],
+    n_rows: int,
+    min_gap_s: float = 0.0,
+    max_distance_s: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `n_rows` note rows from candidate onsets, strongest first: each takes its nearest
+    allowed grid position if that position is free and at least `min_gap_s` from every row
+    already placed. Unlike snapping a fixed set of onsets, the count is met even where several
+    onsets fall on one position. Returns (times (M,), beats from the first beat (M,)), sorted."""
+    positions, times = grid_positions(grid, subdivisions)
+    nearest, close = _nearest_positions(times, onset_times_s, max_distance_s)
+    taken: list[int] = []  # grid indices, kept sorted
+    for j in np.argsort(-np.asarray(strengths, np.float64), kind="stable"):
+        if len(taken) >= n_rows:
+            break
+        if not close[j]:
+            continue
+        k, t = int(nearest[j]), times[nearest[j]]
+        at = bisect.bisect_left(taken, k)
+        if at < len(taken) and taken[at] == k:
+            continue
+        if at > 0 and t - times[taken[at - 1]] < min_gap_s - 1e-6:
+            continue
+        if at < len(taken) and times[taken[at]] - t < min_gap_s - 1e-6:
+            continue
+        taken.insert(at, k)
+    chosen = np.array(taken, np.int64)
+    return times[chosen], positions[chosen]
+
+
+def _nearest_positions(
+    times: np.ndarray, onset_times_s: np.ndarray, max_distance_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each onset, the index of the nearest of the sorted `times` (M,), and whether it is
+    within `max_distance_s` (M,)."""
     onsets = np.asarray(onset_times_s, np.float64)
     right = np.clip(np.searchsorted(times, onsets), 1, len(times) - 1)
     nearer_left = onsets - times[right - 1] <= times[right] - onsets
     nearest = np.where(nearer_left, right - 1, right)
-    keep = np.abs(times[nearest] - onsets) <= max_distance_s
-    chosen = np.unique(nearest[keep])
-    return times[chosen], positions[chosen]
+    return nearest, np.abs(times[nearest] - onsets) <= max_distance_s

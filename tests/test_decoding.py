@@ -125,3 +125,16 @@ def test_tuning_finds_the_gap_that_removes_double_peaks():
     probs += bumps([n + 8 for n in notes[::2]], 220, 0.7, 1.0)
     threshold, gap, f = _tuned(probs, notes)
     assert f == 1.0 and gap == 9 and threshold <= 0.5  # the grid's smallest gap over 8 frames
+
+
+@pytest.mark.parametrize(
+    "rows, words",
+    [((0.5, 0.5), "one value per difficulty"), ((0.5, 0.5, -1.0, 0.5, 0.5), "rows_per_mass")],
+)
+def test_a_bad_rows_per_mass_is_refused_in_one_line(rows, words):
+    from export.checks import InvalidValue
+    from genelive.onsets.config import Decoding
+
+    with pytest.raises(InvalidValue, match=words):
+        Decoding(rows_per_mass=rows)
+    assert Decoding().rows_per_mass == ()  # folders written before the field: count by threshold

@@ -222,11 +222,17 @@ def test_step_model_learns_from_two_corpus_songs(corpus, tmp_path):
         StepConfig(state_dim=8, audio_dim=8, hidden=16, layers=1),
         StepTrainConfig(steps=60, batch=8, chunk_rows=32, lr=1e-2, validate_every=20),
         cache_dir=tmp_path / "cache",
+        test_songs=songs[1:],
     )
     history = [h["val_perplexity"] for h in report["history"]]
     ppl = report["validation_perplexity"]
     assert history[-1] < history[0] and ppl["model"]["all"] < 256
     assert set(ppl) == {"model", "bigram", "unigram", "rows"} and ppl["rows"] > 100
+    # The test songs are reported (here the same song: the same numbers), per pack too.
+    test = report["test_perplexity"]
+    assert test["model"] == ppl["model"] and list(test["per_pack"]) == [songs[1].pack]
+    assert test["per_pack"][songs[1].pack]["rows"] == ppl["rows"]
+    assert report["split"]["test"] == [songs[1].key]
     model = StepModel.load(tmp_path / "steps")
     assert set(model.config.density_nps) <= {"Beginner", "Easy", "Medium", "Hard", "Challenge"}
     times = np.arange(20) * 0.25

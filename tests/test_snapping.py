@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genelive.snapping import grid_positions, snap_to_grid
+from genelive.snapping import grid_positions, place_on_grid, snap_to_grid
 from genelive.timing import BeatGrid
 
 GRID = BeatGrid.from_bpm_offset(120.0, 0.0, 10.0)  # beats every 0.5 s from 0
@@ -92,3 +92,29 @@ def test_the_distance_limit_and_ties():
     # The default limit is 0.1 s: 0.09 s away is kept, 0.15 s away is dropped.
     times, _ = snap_to_grid(np.array([1.09, 1.85]), grid, (1,))
     np.testing.assert_array_equal(times, [1.0])
+
+
+def test_placing_takes_the_strongest_onsets_onto_free_positions_until_the_count():
+    onsets = np.array([0.49, 0.52, 1.0, 1.26, 1.5, 3.37])
+    strengths = np.array([0.9, 0.95, 0.2, 0.5, 0.6, 0.99])
+    # 3.37 is off the grid; 0.49 lands where 0.52 already is; then 1.5, 1.26 (→ 1.25), 1.0.
+    times, beats = place_on_grid(onsets, strengths, GRID, (2,), n_rows=3)
+    np.testing.assert_allclose(times, [0.5, 1.25, 1.5])
+    np.testing.assert_allclose(beats, [1.0, 2.5, 3.0])
+    # A count beyond the candidates takes them all; the minimum gap skips 1.25 (0.25 from 1.5).
+    times, _ = place_on_grid(onsets, strengths, GRID, (2,), n_rows=10, min_gap_s=0.3)
+    np.testing.assert_allclose(times, [0.5, 1.0, 1.5])
+    assert len(place_on_grid(onsets, strengths, GRID, (2,), n_rows=0)[0]) == 0
+
+
+def test_rows_per_mass_is_the_human_rows_over_the_activation_summed():
+    from genelive.onsets.peaks import rows_per_mass
+
+    items = [
+        ("Easy", np.full(100, 0.1), np.arange(20.0)),  # 20 rows over mass 10
+        ("Easy", np.full(100, 0.2), np.arange(10.0)),  # 10 rows over mass 20
+        ("Hard", np.full(50, 0.2), np.arange(30.0)),  # 30 rows over mass 10
+    ]
+    ratios = rows_per_mass(items)
+    assert ratios[1] == 1.0 and ratios[3] == 3.0
+    assert ratios[0] == ratios[2] == ratios[4] == 1.5  # no charts: all charts together (60 / 40)

@@ -7,7 +7,7 @@ import pytest
 
 from genelive.audio import load_audio
 from genelive.evaluation.metrics import TrueTempo, tempo_report
-from genelive.tempo import estimate_tempo
+from genelive.tempo import TempoCandidate, TempoEstimate, check_half_beat, estimate_tempo
 from tests.helpers import click_track, write_audio
 
 
@@ -75,3 +75,33 @@ def test_tempo_command_json_and_errors(tmp_path, capsys):
     assert out["bpm"] == pytest.approx(150, abs=0.05) and out["candidates"][0]["relation"] == "best"
     assert main(["tempo", str(write_audio(tmp_path / "z.wav", np.zeros(32000)))]) == 2
     assert "silent" in capsys.readouterr().err
+
+
+def _estimate(bpm: float, offset_s: float) -> TempoEstimate:
+    best = TempoCandidate(bpm, offset_s, 0.6, "best")
+    return TempoEstimate((best, TempoCandidate(bpm * 2, offset_s, 0.4, "×2")), unsure=False)
+
+
+@pytest.mark.parametrize("notes_half_a_beat_off", [False, True])
+def test_the_half_beat_check_moves_the_phase_to_where_the_notes_are(notes_half_a_beat_off):
+    fps, bpm, offset_s = 100.0, 120.0, -0.2  # beats at 0.2, 0.7, 1.2, ... s
+    activation = np.zeros(3000)
+    true_beats_s = np.arange(0.2, 29.0, 0.5) + (0.25 if notes_half_a_beat_off else 0.0)
+    activation[np.round(true_beats_s * fps).astype(int)] = 0.9  # the notes
+    activation[np.round((true_beats_s + 0.25) * fps).astype(int)] = 0.2  # weaker off-beats
+    checked = check_half_beat(_estimate(bpm, offset_s), activation, fps)
+    first, second = checked.candidates[:2]
+    assert (first.relation, second.relation) == ("best", "half-beat")
+    assert first.bpm == second.bpm == bpm and checked.candidates[2].relation == "×2"
+    assert first.offset_s == (-0.45 if notes_half_a_beat_off else offset_s)
+    assert second.offset_s == (offset_s if notes_half_a_beat_off else -0.45)
+    assert first.confidence + second.confidence == pytest.approx(0.6, abs=0.002)
+    assert first.confidence > 3 * second.confidence and not checked.unsure
+
+
+def test_the_half_beat_check_is_unsure_when_both_phases_hold_as_many_notes():
+    activation = np.zeros(3000)
+    activation[::25] = 0.5  # every 0.25 s: on the beats and between them alike
+    checked = check_half_beat(_estimate(120.0, 0.0), activation, 100.0)
+    assert checked.unsure
+    assert -0.5 < checked.candidates[1].offset_s <= 0  # the shifted phase stays in range

@@ -44,6 +44,7 @@ def add_parsers(sub) -> None:
     p.add_argument("audio", type=Path, help="wav, flac, ogg or mp3")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--max-minutes", type=minutes, default=15.0, help="refuse longer audio")
+    add_model(p, "onset model that checks the beat phase (default: bundled)")
     p.set_defaults(run=run_tempo)
 
     p = sub.add_parser("onsets", help="onset activations of a song, per difficulty, to .npz")
@@ -144,9 +145,10 @@ def run_tempo(args) -> dict | None:
     import dataclasses
 
     from genelive.audio import load_audio
-    from genelive.tempo import estimate_tempo
+    from genelive.generator import ChartGenerator
 
-    estimate = estimate_tempo(load_audio(args.audio, max_duration_s=args.max_minutes * 60))
+    audio = load_audio(args.audio, max_duration_s=args.max_minutes * 60)
+    estimate = ChartGenerator.load(args.model).estimate_tempo(audio)
     candidates = [dataclasses.asdict(c) for c in estimate.candidates]
     if args.json:
         return {

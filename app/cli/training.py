@@ -186,6 +186,14 @@ def run_eval(args) -> dict | None:
     rows = [("GenéLive", report["onset"]), *report.get("baselines", {}).items()]
     rows += [(f"generated, {k[:-7]} tempo", v) for k, v in report.get("generated", {}).items()]
     print(_format_table(title, rows))
+    for name, rep in rows:
+        packs = rep.get("per_pack", {})
+        if len(packs) > 1:
+            cells = ", ".join(f"{k} {v['tol_50ms']['all']['f']:.3f}" for k, v in packs.items())
+            print(f"{name}, micro-F1 ±50ms per pack: {cells}")
+        if "notes_vs_human" in rep:
+            cells = ", ".join(f"{d} {r:.2f}" for d, r in rep["notes_vs_human"].items())
+            print(f"{name}, notes / human notes: {cells}; meter MAE {rep['meter_mae']['all']:.2f}")
     if "tempo" in report:
         t = report["tempo"]
         print(
@@ -213,13 +221,15 @@ def _format_table(title: str, rows: list[tuple[str, dict]]) -> str:
 def run_train_steps(args) -> None:
     from genelive.onsets.config import DEFAULT_MODEL
     from genelive.training.corpus import scan_charts
-    from genelive.training.data import DEFAULT_CACHE, songs_in_split
+    from genelive.training.data import DEFAULT_CACHE, model_split, songs_in_split
     from genelive.training.steps import StepTrainConfig, train_steps
 
     songs = scan_charts(args.data_dir)
     split_from = args.split_from or DEFAULT_MODEL
     train = songs_in_split(songs, split_from, "train")
     val = songs_in_split(songs, split_from, "validation")
+    split = model_split(split_from) or {}
+    test = songs_in_split(songs, split_from, "test") if split.get("test") else []
     report = train_steps(
         train,
         val,
@@ -227,11 +237,13 @@ def run_train_steps(args) -> None:
         train_config=StepTrainConfig(steps=args.steps, seed=args.seed),
         cache_dir=args.cache_dir or DEFAULT_CACHE,
         extra={"data_dir": str(args.data_dir), "command": args.command_line},
+        test_songs=test,
     )
-    ppl = report.get("validation_perplexity", {})
-    for name in ("model", "bigram", "unigram"):
-        if name in ppl:
-            print(f"validation perplexity {name:<8} {ppl[name]['all']:.3f}")
+    for side in ("validation", "test"):
+        ppl = report.get(f"{side}_perplexity", {})
+        for name in ("model", "bigram", "unigram"):
+            if name in ppl:
+                print(f"{side} perplexity {name:<8} {ppl[name]['all']:.3f}")
     print(f"wrote {args.output} (best step {report['best_step']})")
 
 

@@ -23,7 +23,6 @@ from genelive.formats.songfolder import check_formats
 from genelive.generator import ChartGenerator
 from genelive.settings import check_density, check_keys, check_temperature, parse_difficulties
 from genelive.song import GeneratedSong, SongAnalysis
-from genelive.tempo import estimate_tempo
 from genelive.timing import MAX_OFFSET_S, check_bpm
 
 FORMAT_CHOICES = list(FORMATS)
@@ -44,7 +43,7 @@ class ChartService:
     def tempo(self, audio_path: str | None) -> tuple[list[list], float, float, str]:
         """Song → (candidate rows, best BPM, its offset, a message)."""
         audio = load_audio(_need_audio(audio_path), max_duration_s=MAX_DURATION_S)
-        estimate = estimate_tempo(audio)
+        estimate = self.generator.estimate_tempo(audio)
         rows = [
             [c.bpm, c.offset_s, round(100 * c.confidence), c.relation] for c in estimate.candidates
         ]

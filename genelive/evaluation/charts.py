@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ from genelive.evaluation.metrics import TrueTempo, onset_report, tempo_report
 from genelive.onsets.config import BASELINES
 from genelive.onsets.model import OnsetModel
 from genelive.snapping import DEFAULT_SUBDIVISIONS, snap_to_grid
-from genelive.tempo import estimate_tempo
 from genelive.training.corpus import Song, scan_charts
 from genelive.training.data import DEFAULT_CACHE, SongData, load_song_data, songs_in_split
 
@@ -69,23 +69,23 @@ def eval_charts(
             for name, folder in BASELINES.items()
         }
     if tempo:
-        report["tempo"] = evaluate_tempo(songs)
+        report["tempo"] = evaluate_tempo(songs, model_dir)
     if generated:
         report["generated"] = evaluate_generated(songs, model_dir)
     return report
 
 
 def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
-    """Whole generated charts against the human ones: note rows matched in time (as onsets),
-    and the note count relative to the human chart's. Twice: on the chart's own tempo map
-    (`timing_from` its file) and on the tempo estimated from the audio."""
+    """Whole generated charts against the human ones, twice: on the chart's own tempo map
+    (`timing_from` its file) and on the tempo estimated from the audio. Note rows are matched
+    in time (as onsets), overall, per difficulty and per pack; then the chart's shape beside the
+    human one's: notes, holds and meter per difficulty, and where the first and last notes sit."""
     from genelive.generator import ChartGenerator
-    from genelive.steps.arrows import count_notes
 
     gen = ChartGenerator.load(model_dir)
     out = {}
     for timing in ("chart", "estimated"):
-        results, notes = [], {d: [0, 0] for d in DIFFICULTIES}
+        results, by_pack, shape = [], defaultdict(list), ChartShapes()
         for song in songs:
             by_file: dict[Path, list] = {}
             for chart in song.charts:
@@ -104,33 +104,104 @@ def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
                     continue
                 for c in charts:
                     ours = made.chart(c.difficulty)
-                    results.append(
-                        (c.difficulty, c.onset_times_s, np.unique([n.time_s for n in ours.notes]))
+                    result = (
+                        c.difficulty,
+                        c.onset_times_s,
+                        np.unique([n.time_s for n in ours.notes]),
                     )
-                    notes[c.difficulty][0] += ours.n_notes
-                    notes[c.difficulty][1] += count_notes(c.steps.states)[0] if c.steps else 0
+                    results.append(result)
+                    by_pack[song.pack].append(result)
+                    shape.add(c, ours)
         report = onset_report(results)
-        report["notes_vs_human"] = {d: round(n / h, 3) for d, (n, h) in notes.items() if h}
+        report.update(shape.report())
+        report["per_pack"] = {pack: onset_report(rs) for pack, rs in sorted(by_pack.items())}
         out[f"{timing}_timing"] = report
     return out
 
 
-def evaluate_tempo(songs: list[Song]) -> dict:
-    """Tempo and beat phase estimated from the audio alone, against each song's charts."""
-    results = []
+class ChartShapes:
+    """Generated charts beside the human ones, per difficulty: note and hold counts, meters,
+    and the first and last note times."""
+
+    def __init__(self):
+        self.counts = {d: np.zeros(4) for d in DIFFICULTIES}  # notes, human notes, holds, human
+        self.meter_errors: dict[str, list[float]] = defaultdict(list)
+        self.start_errors_s: list[float] = []
+        self.end_errors_s: list[float] = []
+
+    def add(self, human, ours) -> None:
+        from genelive.steps.arrows import count_notes
+
+        if human.steps is not None:
+            notes, holds = count_notes(human.steps.states)
+            self.counts[human.difficulty] += (ours.n_notes, notes, ours.n_holds, holds)
+        if human.meter is not None:
+            self.meter_errors[human.difficulty].append(abs(ours.meter - human.meter))
+        if ours.notes and len(human.onset_times_s):
+            times = [n.time_s for n in ours.notes]
+            self.start_errors_s.append(min(times) - human.onset_times_s[0])
+            self.end_errors_s.append(max(times) - human.onset_times_s[-1])
+
+    def report(self) -> dict:
+        def ratio(a: float, b: float) -> float:
+            return round(a / b, 3) if b else 0.0
+
+        used = {d: c for d, c in self.counts.items() if c[1]}
+        meters = [e for errors in self.meter_errors.values() for e in errors]
+        return {
+            "notes_vs_human": {d: ratio(c[0], c[1]) for d, c in used.items()},
+            "hold_share": {d: ratio(c[2], c[0]) for d, c in used.items()},
+            "human_hold_share": {d: ratio(c[3], c[1]) for d, c in used.items()},
+            "meter_mae": {
+                **{d: round(float(np.mean(e)), 3) for d, e in self.meter_errors.items()},
+                "all": round(float(np.mean(meters)), 3) if meters else 0.0,
+            },
+            # ours − human, s: the median and the median of the absolute value, over charts
+            "first_note_s": _median_pair(self.start_errors_s),
+            "last_note_s": _median_pair(self.end_errors_s),
+        }
+
+
+def _median_pair(errors_s: list[float]) -> dict:
+    if not errors_s:
+        return {}
+    e = np.asarray(errors_s)
+    return {
+        "median": round(float(np.median(e)), 3),
+        "median_abs": round(float(np.median(np.abs(e))), 3),
+    }
+
+
+def evaluate_tempo(songs: list[Song], model_dir=None) -> dict:
+    """Tempo and beat phase estimated from the audio (the phase checked by the onset model, as
+    `studio chart` does), against each song's charts."""
+    from genelive.generator import ChartGenerator
+
+    gen = ChartGenerator.load(model_dir)
+    results, by_pack = [], defaultdict(list)
     for song in songs:
         try:
-            estimate = estimate_tempo(load_audio(song.audio_path))
+            estimate = gen.estimate_tempo(load_audio(song.audio_path))
         except (AudioError, ValueError) as e:
             log.warning("tempo of %s not estimated: %s", song.key, e)
             continue
         truth = TrueTempo.from_beat_times(song.charts[0].beats.times_s)
         results.append((truth, estimate.bpm, estimate.offset_s))
-    return tempo_report(results)
+        by_pack[song.pack].append(results[-1])
+    report = tempo_report(results)
+    report["per_pack"] = {pack: tempo_report(rs) for pack, rs in sorted(by_pack.items())}
+    return report
 
 
 def _evaluate(model: OnsetModel, songs, cache_dir, snap: bool) -> dict:
-    data = load_song_data(songs, model.config, cache_dir)
-    results = chart_results(model, data, snap)
+    """Onset report over every chart, with one per pack."""
+    pack_of = {s.key: s.pack for s in songs}
+    results, by_pack = [], defaultdict(list)
+    for song in load_song_data(songs, model.config, cache_dir):
+        song_results = chart_results(model, [song], snap)
+        results += song_results
+        by_pack[pack_of[song.key]] += song_results
     log.info("%s: %d charts evaluated", model.folder, len(results))
-    return onset_report(results)
+    report = onset_report(results)
+    report["per_pack"] = {pack: onset_report(rs) for pack, rs in sorted(by_pack.items())}
+    return report

@@ -89,6 +89,12 @@ class TrueTempo:
         constant = bool(np.abs(intervals - period_s).max() < CONSTANT_TEMPO_JITTER_S)
         return cls(60.0 / period_s, float(beat_times_s[0]), constant)
 
+    def phase_error_s(self, offset_s: float) -> float:
+        """Where beats at StepMania offset `offset_s` fall against the true beats, modulo one
+        true beat: in [−period/2, period/2)."""
+        period_s = 60.0 / self.bpm
+        return (-offset_s - self.first_beat_s + period_s / 2) % period_s - period_s / 2
+
 
 def tempo_report(results: Iterable[tuple[TrueTempo, float, float]]) -> dict:
     """(true tempo, estimated BPM, estimated StepMania offset) per song → MIREX-style accuracy.
@@ -101,9 +107,7 @@ def tempo_report(results: Iterable[tuple[TrueTempo, float, float]]) -> dict:
         acc1.append(_tempo_matches(bpm, truth.bpm))
         acc2.append(any(_tempo_matches(bpm, truth.bpm * r) for r in TEMPO_RATIOS_ACC2))
         if truth.constant:
-            period_s = 60.0 / truth.bpm
-            error_s = (-offset_s - truth.first_beat_s + period_s / 2) % period_s - period_s / 2
-            phase_ok.append(abs(error_s) <= OFFSET_TOLERANCE_S)
+            phase_ok.append(abs(truth.phase_error_s(offset_s)) <= OFFSET_TOLERANCE_S)
     return {
         "songs": len(acc1),
         "acc1": _fraction(acc1),

@@ -25,10 +25,17 @@ class Decoding:
 
     thresholds: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
     min_gap_frames: tuple[int, ...] = (5, 4, 4, 4, 4)  # KLab's minimum note distance
+    # Charting: note rows per unit of activation mass (the activation summed over the song),
+    # fitted on validation so the generated note count matches the human charts'. Empty: the
+    # count is the number of peaks above the threshold (folders written before this field).
+    rows_per_mass: tuple[float, ...] = ()
 
     def __post_init__(self):
-        check_config(self, {"thresholds": (0.0, 1.0), "min_gap_frames": (1, 1000)})
-        for name in ("thresholds", "min_gap_frames"):
+        limits = {"thresholds": (0.0, 1.0), "min_gap_frames": (1, 1000), "rows_per_mass": (0, 100)}
+        check_config(self, limits)
+        for name in ("thresholds", "min_gap_frames", "rows_per_mass"):
+            if name == "rows_per_mass" and not self.rows_per_mass:
+                continue
             if len(getattr(self, name)) != len(DIFFICULTIES):
                 raise InvalidValue.of(
                     name, f"needs one value per difficulty ({', '.join(DIFFICULTIES)})"

@@ -110,4 +110,20 @@ def tune_decoding(
         best_f[name] = best[0]
         thresholds.append(best[1])
         gaps.append(best[2])
-    return Decoding(tuple(thresholds), tuple(gaps)), best_f
+    return Decoding(tuple(thresholds), tuple(gaps), rows_per_mass(items)), best_f
+
+
+def rows_per_mass(items: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> tuple[float, ...]:
+    """Per difficulty, the human charts' note rows per unit of activation mass: Σ rows / Σ
+    activation over the charts. A BCE-trained activation sums to about the onsets' fuzzy label
+    mass, so one ratio per difficulty carries over to unseen songs; a difficulty without charts
+    takes the ratio of all charts together."""
+    rows, mass = dict.fromkeys(DIFFICULTIES, 0), dict.fromkeys(DIFFICULTIES, 0.0)
+    for name, probs, ref in items:
+        rows[name] += len(ref)
+        mass[name] += float(np.sum(probs))
+    total = sum(rows.values()) / max(sum(mass.values()), 1e-9)
+    return tuple(
+        round(rows[d] / mass[d], 5) if rows[d] and mass[d] > 0 else round(total, 5)
+        for d in DIFFICULTIES
+    )

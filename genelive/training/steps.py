@@ -37,6 +37,7 @@ class StepSequence:
     states: np.ndarray  # (R,)
     features: np.ndarray  # (R, N_ROW_FEATURES)
     mel: np.ndarray  # (R, 229)
+    pack: str = ""
 
 
 @dataclass
@@ -73,7 +74,7 @@ def step_sequences(songs: Sequence[Song], cache_dir: Path | None = DEFAULT_CACHE
         for chart in charts:
             rows: StepRows = chart.steps
             feats, mel_rows = row_inputs(rows.times_s, rows.beats, chart.difficulty, mel)
-            out.append(StepSequence(chart.difficulty, rows.states, feats, mel_rows))
+            out.append(StepSequence(chart.difficulty, rows.states, feats, mel_rows, song.pack))
     return out
 
 
@@ -197,8 +198,10 @@ def train_steps(
     train_config: StepTrainConfig | None = None,
     cache_dir: Path | None = DEFAULT_CACHE,
     extra: dict | None = None,
+    test_songs: Sequence[Song] = (),
 ) -> dict:
-    """Train, keep the step with the best validation perplexity, save the folder; the report."""
+    """Train, keep the step with the best validation perplexity, save the folder; the report
+    (perplexities on validation, and on `test_songs` per pack where given)."""
     config = config or StepConfig()
     tc = train_config or StepTrainConfig()
     for name, value in corpus_statistics(train_songs).items():
@@ -232,20 +235,38 @@ def train_steps(
                 save_model_folder(out_dir, config, net)
     report = {
         "train_config": asdict(tc),
-        "split": {"train": [s.key for s in train_songs], "validation": [s.key for s in val_songs]},
+        "split": {
+            "train": [s.key for s in train_songs],
+            "validation": [s.key for s in val_songs],
+            **({"test": [s.key for s in test_songs]} if test_songs else {}),
+        },
         "best_step": best[1],
         "history": history,
         "time_s": round(time.time() - t0, 1),
         **(extra or {}),
     }
+    _, best_net = load_model_folder(out_dir, StepConfig, StepNet)
     if val:
-        _, best_net = load_model_folder(out_dir, StepConfig, StepNet)
-        baselines = count_baselines(train, val)
-        report["validation_perplexity"] = {
-            "model": perplexities(model_nll(best_net, val)),
-            "bigram": perplexities(baselines["bigram"]),
-            "unigram": perplexities(baselines["unigram"]),
-            "rows": sum(len(s.states) for s in val),
+        report["validation_perplexity"] = perplexity_report(best_net, train, val)
+    # Reported only: the test songs choose nothing (the best step is validation's).
+    test = step_sequences(test_songs, cache_dir) if test_songs else []
+    if test:
+        report["test_perplexity"] = perplexity_report(best_net, train, test)
+        packs = sorted({s.pack for s in test})
+        report["test_perplexity"]["per_pack"] = {
+            pack: perplexity_report(best_net, train, [s for s in test if s.pack == pack])
+            for pack in packs
         }
     save_model_folder(out_dir, config, None, {TRAINING_FILE: report})
     return report
+
+
+def perplexity_report(net: StepNet, train: list[StepSequence], seqs: list[StepSequence]) -> dict:
+    """Per-row perplexity of the model and of the count baselines (fitted on `train`)."""
+    baselines = count_baselines(train, seqs)
+    return {
+        "model": perplexities(model_nll(net, seqs)),
+        "bigram": perplexities(baselines["bigram"]),
+        "unigram": perplexities(baselines["unigram"]),
+        "rows": sum(len(s.states) for s in seqs),
+    }
