@@ -46,14 +46,14 @@ from genelive.settings import (
 )
 from genelive.snapping import DEFAULT_SUBDIVISIONS, place_on_grid
 from genelive.song import GENERATOR, GeneratedSong, SongAnalysis, audio_tags, version
-from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP
+from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP, count_notes
 from genelive.steps.model import StepModel
 from genelive.tempo import TempoEstimate, check_half_beat, estimate_tempo, phase_for_bpm
 from genelive.timing import Timing, check_bpm
 
 log = logging.getLogger(__name__)
 
-HALF_BEAT_LEVEL = "Medium"  # on beats far more than off them, and dense enough to count
+HALF_BEAT_LEVEL = "Beginner"  # its notes sit on beats far more than off them
 CANDIDATE_FLOOR = 0.05  # peaks weaker than this never become notes, whatever the density target
 
 
@@ -206,17 +206,18 @@ class ChartGenerator:
         if density_nps is not None:
             density_nps = check_target_nps(density_nps)
         grid, first_beat = song.timing.beat_grid(song.duration_s)
-        times, beats = self.note_rows(
-            song.probs[difficulty],
-            song.fps,
-            difficulty,
-            grid,
-            first_beat,
-            song.duration_s,
-            density_nps,
-        )
-        beats = beats.astype(np.float64)
+        rows = (song.probs[difficulty], song.fps, difficulty, grid, first_beat, song.duration_s)
+        times, beats = self.note_rows(*rows, density_nps)
         states = self.step_model.sample(times, beats, difficulty, song.mel, seed, temperature)
+        # The rows were counted for the human charts' notes per row (jumps). Rows the step model
+        # only ends holds on hold no note, and its jumps differ from the charters': scale the
+        # rows to the notes wanted and sample again (the same seed; one more pass).
+        wanted = round(len(times) * self.step_model.config.notes_per_row.get(difficulty, 1.0))
+        notes = count_notes(states)[0]
+        if notes and notes != wanted:
+            extra = round(len(times) * wanted / notes) - len(times)
+            times, beats = self.note_rows(*rows, density_nps, extra_rows=extra)
+            states = self.step_model.sample(times, beats, difficulty, song.mel, seed, temperature)
         notes = notes_from_states(states, beats, song.timing)
         meter = self.meter(difficulty, len(notes), song.duration_s)
         return Chart(difficulty, meter, notes, song.duration_s, seed=int(seed))
@@ -265,7 +266,7 @@ class ChartGenerator:
         self, audio: np.ndarray, features: np.ndarray | None = None
     ) -> TempoEstimate:
         """Tempo candidates from the audio, the beat phase checked against where the onset
-        model (run without a beat guide) puts a Medium chart's notes: on the beats or half a
+        model (run without a beat guide) puts a Beginner chart's notes: on the beats or half a
         beat off them. The librosa baseline knows nothing of charts and keeps the audio's phase."""
         estimate = estimate_tempo(audio)
         if self.onset_model.backend is None:
@@ -324,8 +325,10 @@ class ChartGenerator:
         first_beat: int,
         duration_s: float,
         target_nps: float | None,
+        extra_rows: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Onset activation (T,) → note rows: (times_s, beats), on the grid, spaced."""
+        """Onset activation (T,) → note rows: (times_s, beats (float64)), on the grid, spaced;
+        `extra_rows` more (or fewer) than the note count asks for."""
         i = DIFFICULTIES.index(difficulty)
         decoding = self.onset_model.config.decoding
         frames, heights = peaks(probs, CANDIDATE_FLOOR, decoding.min_gap_frames[i])
@@ -343,9 +346,14 @@ class ChartGenerator:
             n = int(np.clip(n, *np.round(np.array([low, high]) * duration_s * rows_per_note)))
         min_gap_s = self.step_model.config.min_gap_s.get(difficulty, 0.0)
         times, positions = place_on_grid(
-            frames / fps, heights, grid, DEFAULT_SUBDIVISIONS[difficulty], n, min_gap_s
+            frames / fps,
+            heights,
+            grid,
+            DEFAULT_SUBDIVISIONS[difficulty],
+            max(n + extra_rows, 0),
+            min_gap_s,
         )
-        return times, positions + first_beat
+        return times, (positions + first_beat).astype(np.float64)
 
     def meter(self, difficulty: str, n_notes: int, duration_s: float) -> int:
         a, b = self.step_model.config.meter_fit.get(

@@ -119,9 +119,11 @@ def test_tiny_training_run_resumes_exactly(tmp_path):
 
     with pytest.raises(Stop):
         train(corpus, tmp_path / "cut", tiny, tc, tmp_path / "cache", say=stop_at_first_validation)
+    first_s = torch.load(tmp_path / "cut" / STATE_FILE, weights_only=True)["time_s"]
     lines = []
-    train(corpus, tmp_path / "cut", tiny, tc, tmp_path / "cache", say=lines.append)
+    resumed = train(corpus, tmp_path / "cut", tiny, tc, tmp_path / "cache", say=lines.append)
     assert any(line.startswith("resuming from step 2") for line in lines)
+    assert resumed["time_s"] > first_s > 0  # the time before the interruption counts too
     a = torch.load(tmp_path / "full" / STATE_FILE, weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / STATE_FILE, weights_only=True)["model"]
     for key in a:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from genelive.audio import AudioError, load_audio
-from genelive.difficulty import DIFFICULTIES
+from genelive.difficulty import DIFFICULTIES, MAX_METER
 from genelive.evaluation.metrics import TrueTempo, onset_report, tempo_report
 from genelive.onsets.config import BASELINES
 from genelive.onsets.model import OnsetModel
@@ -135,7 +135,7 @@ class ChartShapes:
         if human.steps is not None:
             notes, holds = count_notes(human.steps.states)
             self.counts[human.difficulty] += (ours.n_notes, notes, ours.n_holds, holds)
-        if human.meter is not None:
+        if human.meter is not None and 0 < human.meter <= MAX_METER:
             self.meter_errors[human.difficulty].append(abs(ours.meter - human.meter))
         if ours.notes and len(human.onset_times_s):
             times = [n.time_s for n in ours.notes]

@@ -223,10 +223,17 @@ class _Run:
     step: int = 0
     best: dict = field(default_factory=lambda: {"f": -1.0, "step": 0})
     history: list = field(default_factory=list)
+    earlier_s: float = 0.0  # training time of the processes before this one (resumed runs)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def elapsed_s(self) -> float:
+        return round(self.earlier_s + time.time() - self.started, 1)
 
     def save(self, path: Path, settings: dict) -> None:
         state = {
             "step": self.step,
+            "time_s": self.elapsed_s,
             "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": self.rng.get_state(),
@@ -251,6 +258,7 @@ class _Run:
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.step, self.best, self.history = state["step"], state["best"], state["history"]
+        self.earlier_s = float(state.get("time_s", 0.0))
 
 
 def _new_run(config, tc: TrainConfig, train_set: Sequence[SongData]) -> _Run:
@@ -266,6 +274,7 @@ def _new_run(config, tc: TrainConfig, train_set: Sequence[SongData]) -> _Run:
 
 def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) -> dict:
     run = _new_run(config, tc, train_set)
+    run.started = started  # this process's feature loading counts too
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / STATE_FILE
     settings = {
@@ -301,11 +310,9 @@ def _train_network(config, tc, train_set, val_set, out_dir, info, say, started) 
         if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
             run.save(state_path, settings)
         validating = run.step % tc.validate_every == 0 or run.step == tc.steps
-        if validating and _validate_and_keep_best(
-            run, config, val_set, losses, out_dir, info, say, started
-        ):
+        if validating and _validate_and_keep_best(run, config, val_set, losses, out_dir, info, say):
             run.save(state_path, settings)  # with the new best recorded
-    info.update(history=run.history, time_s=round(time.time() - started, 1))
+    info.update(history=run.history, time_s=run.elapsed_s)
     return info
 
 
@@ -323,7 +330,7 @@ def _train_step(run: _Run, tc: TrainConfig, train_set, n_frames: int, encode) ->
     return loss.item()
 
 
-def _validate_and_keep_best(run, config, val_set, losses, out_dir, info, say, started) -> bool:
+def _validate_and_keep_best(run, config, val_set, losses, out_dir, info, say) -> bool:
     """Validate; if best so far, write the model folder (with its tuned decoding)."""
     tuned, report = validate(config, predict_charts(run.net, val_set), frame_rate(config))
     f = report["tol_50ms"]["all"]["f"]
@@ -342,7 +349,7 @@ def _validate_and_keep_best(run, config, val_set, losses, out_dir, info, say, st
         best_step=run.step,
         validation=report,
         history=run.history,
-        time_s=round(time.time() - started, 1),
+        time_s=run.elapsed_s,
     )
     save_model_folder(out_dir, tuned, run.net, {TRAINING_FILE: info})
     say(f"  new best; model written to {out_dir}")

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from export.checks import check_config
 from export.weights import load_model_folder, save_model_folder
-from genelive.difficulty import DIFFICULTIES
+from genelive.difficulty import DIFFICULTIES, MAX_METER
 from genelive.onsets.config import OnsetConfig
 from genelive.steps.arrows import N_STATES, StepRows, count_notes
 from genelive.steps.config import START_STATE, StepConfig
@@ -95,7 +95,7 @@ def corpus_statistics(songs: Sequence[Song]) -> dict[str, dict]:
             rows[chart.difficulty][1] += len(chart.onset_times_s)
             nps[chart.difficulty].append(rate)
             gaps[chart.difficulty].extend(np.diff(chart.onset_times_s))
-            if chart.meter is not None and 0 < chart.meter < 30:
+            if chart.meter is not None and 0 < chart.meter <= MAX_METER:
                 meters[chart.difficulty].append((rate, chart.meter))
     density, meter_fit, min_gap, per_row = {}, {}, {}, {}
     for d in DIFFICULTIES:
