@@ -172,13 +172,16 @@ class ChartGenerator:
         stage = "tempo" if bpm is None and timing_from is None else "timing"
         check_cancel(cancel, stage)
         report(0.1, stage)
+        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from)
+        check_cancel(cancel, "onsets")
+        report(0.2, "onsets")
         mel = log_mel(audio)
         features = mel
         if self.onset_model.model_type != "genelive-onset":
             features = self.onset_model.features(audio)
-        timing, tempo = self.choose_timing(audio, bpm, offset_s, timing_from, features)
-        check_cancel(cancel, "onsets")
-        report(0.2, "onsets")
+        if timing is None:  # estimated: the onset model checks the beat phase
+            tempo = self.check_phase(tempo, audio, features)
+            timing = estimated_timing(tempo)
         grid, _ = timing.beat_grid(duration_s)
         act = self.onset_model.activations(features, grid, tuple(difficulties))
         return SongAnalysis(
@@ -262,13 +265,16 @@ class ChartGenerator:
             song_mel=song.mel,
         )
 
-    def estimate_tempo(
-        self, audio: np.ndarray, features: np.ndarray | None = None
+    def estimate_tempo(self, audio: np.ndarray) -> TempoEstimate:
+        """Tempo candidates from the audio, the beat phase checked by the onset model."""
+        return self.check_phase(estimate_tempo(audio), audio)
+
+    def check_phase(
+        self, estimate: TempoEstimate, audio: np.ndarray, features: np.ndarray | None = None
     ) -> TempoEstimate:
-        """Tempo candidates from the audio, the beat phase checked against where the onset
-        model (run without a beat guide) puts a Beginner chart's notes: on the beats or half a
-        beat off them. The librosa baseline knows nothing of charts and keeps the audio's phase."""
-        estimate = estimate_tempo(audio)
+        """The estimate with its beat phase checked against where the onset model (run without
+        a beat guide) puts a Beginner chart's notes: on the beats or half a beat off them. The
+        librosa baseline knows nothing of charts and keeps the audio's phase."""
         if self.onset_model.backend is None:
             return estimate
         if features is None:
@@ -276,14 +282,12 @@ class ChartGenerator:
         free = self.onset_model.activations(features, None, (HALF_BEAT_LEVEL,))
         return check_half_beat(estimate, free.probs[0], free.fps)
 
+    @staticmethod
     def choose_timing(
-        self,
-        audio: np.ndarray,
-        bpm: float | None,
-        offset_s: float | None,
-        timing_from,
-        features: np.ndarray | None = None,
-    ) -> tuple[Timing, TempoEstimate | None]:
+        audio: np.ndarray, bpm: float | None, offset_s: float | None, timing_from
+    ) -> tuple[Timing | None, TempoEstimate | None]:
+        """The tempo map given (by BPM, or by a chart file), or None and the audio's tempo
+        estimate, for `check_phase` to finish once the onset features are there."""
         if timing_from is not None:
             if bpm is not None or offset_s is not None:
                 raise InvalidValue(
@@ -300,21 +304,7 @@ class ChartGenerator:
             return Timing.constant(bpm, offset_s), None
         if offset_s is not None:
             raise InvalidValue("{offset_s} needs {bpm}", "offset_s", "bpm")
-        estimate = self.estimate_tempo(audio, features)
-        if estimate.unsure:
-            others = ", ".join(
-                f"{c.bpm:g} at {c.offset_s:+.3f} s ({c.confidence:.0%})"
-                for c in estimate.candidates[1:4]
-            )
-            log.warning(
-                "tempo unsure: %g BPM at %+.3f s (%.0f%%) chosen over %s; check it, or give "
-                "BPM and offset",
-                estimate.bpm,
-                estimate.offset_s,
-                100 * estimate.candidates[0].confidence,
-                others,
-            )
-        return Timing.constant(estimate.bpm, estimate.offset_s), estimate
+        return None, estimate_tempo(audio)
 
     def note_rows(
         self,
@@ -360,6 +350,24 @@ class ChartGenerator:
             difficulty, (DIFFICULTIES.index(difficulty) * 2 + 1, 0.0)
         )
         return int(np.clip(round(a + b * n_notes / max(duration_s, 1.0)), 1, 20))
+
+
+def estimated_timing(estimate: TempoEstimate) -> Timing:
+    """The best candidate's tempo map; a warning when the candidates score close."""
+    if estimate.unsure:
+        others = ", ".join(
+            f"{c.bpm:g} at {c.offset_s:+.3f} s ({c.confidence:.0%})"
+            for c in estimate.candidates[1:4]
+        )
+        log.warning(
+            "tempo unsure: %g BPM at %+.3f s (%.0f%%) chosen over %s; check it, or give "
+            "BPM and offset",
+            estimate.bpm,
+            estimate.offset_s,
+            100 * estimate.candidates[0].confidence,
+            others,
+        )
+    return Timing.constant(estimate.bpm, estimate.offset_s)
 
 
 def notes_from_states(states: np.ndarray, beats: np.ndarray, timing: Timing) -> list[Note]:
