@@ -367,8 +367,10 @@ def test_images_tab(page, files):
     page.get_by_role("tab", name="Images", exact=True).click()
     expect(page.get_by_text(TEST_MODEL_NOTE).first).to_be_visible()
     page.get_by_text("Seed, steps and guidance").click()
-    page.get_by_label("Seed", exact=True).filter(visible=True).fill("11")  # not the Charts tab's
     page.get_by_label("Random seed").filter(visible=True).uncheck()
+    seed = page.get_by_label("Seed", exact=True).filter(visible=True)  # not the Charts tab's
+    seed.fill("11")
+    expect(seed).to_have_value("11")  # filled after the checkbox's own update has landed
     for label, value in [
         ("Prior steps", 2),
         ("Decoder steps", 3),

@@ -55,7 +55,8 @@ def test_onsets_and_baselines_on_the_validation_split(corpus, cache, capsys):
             ours = blocks["onset"][tol][difficulty]["f"]
             assert ours > max(blocks[b][tol][difficulty]["f"] for b in ("ddc-cnn", "librosa"))
     tempo = report["tempo"]  # measured: acc1 0.913, acc2 0.957 of 23, phase 0.875 of 16
-    assert tempo["acc1"] >= 21 / 23 and tempo["acc2"] >= 22 / 23
+    # The report rounds fractions to 4 decimals.
+    assert tempo["acc1"] >= round(21 / 23, 4) and tempo["acc2"] >= round(22 / 23, 4)
     assert tempo["constant_tempo_songs"] == 16 and tempo["offset_within_20ms"] >= 14 / 16
 
 
