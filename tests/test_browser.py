@@ -43,9 +43,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
     )
     return {
         "song": write_audio(root / "click.wav", click_track(120.0, 16.0, first_beat_s=0.5)[0]),
-        # Long enough that a cancel clicked during its onset stage lands before it ends.
+        # Long enough that a cancel clicked during its onset stage lands before it ends (4
+        # minutes left too short a window on two busy cores).
         "long song": write_audio(
-            root / "long.wav", click_track(120.0, 240.0, sr=16_000)[0], sr=16_000
+            root / "long.wav", click_track(120.0, 600.0, sr=16_000)[0], sr=16_000
         ),
         **{p.name: p for p in root.iterdir()},
     }
@@ -97,9 +98,18 @@ def upload(page, label: str, paths) -> None:
 
 
 def set_slider(page, label: str, value) -> None:
+    """Type into a slider's number box. On two busy cores a value typed while the page is still
+    settling can be dropped by the browser's component; type it again then, as a user would."""
     field = page.get_by_label(f"number input for {label}")
-    field.fill(str(value))
-    field.press("Enter")
+    for _ in range(3):
+        field.fill(str(value))
+        field.press("Enter")
+        try:
+            expect(field).to_have_value(str(value), timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    expect(field).to_have_value(str(value))
 
 
 def choose(page, dropdown: str, option: str) -> None:
@@ -274,7 +284,7 @@ def test_cancel_mid_job(page, files):
     upload(page, "Song (wav, flac, ogg, mp3)", files["long song"])
     expect(page.get_by_text("best", exact=True).first).to_be_visible()
     page.get_by_role("button", name="Generate", exact=True).click()
-    # Cancelled while the onset network runs (seconds on a 4-minute song; the five charts
+    # Cancelled while the onset network runs (seconds on a 10-minute song; the five charts
     # after it take well under one, too little time for a click on two busy cores).
     expect(page.get_by_text(re.compile(r"^onsets\b")).first).to_be_visible()
     page.get_by_role("button", name="Cancel", exact=True).click()
