@@ -114,7 +114,7 @@ def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
                     shape.add(c, ours)
         report = onset_report(results)
         report.update(shape.report())
-        report["per_pack"] = {pack: onset_report(rs) for pack, rs in sorted(by_pack.items())}
+        report["per_pack"] = per_pack(by_pack, onset_report)
         out[f"{timing}_timing"] = report
     return out
 
@@ -189,7 +189,7 @@ def evaluate_tempo(songs: list[Song], model_dir=None) -> dict:
         results.append((truth, estimate.bpm, estimate.offset_s))
         by_pack[song.pack].append(results[-1])
     report = tempo_report(results)
-    report["per_pack"] = {pack: tempo_report(rs) for pack, rs in sorted(by_pack.items())}
+    report["per_pack"] = per_pack(by_pack, tempo_report)
     return report
 
 
@@ -203,5 +203,10 @@ def _evaluate(model: OnsetModel, songs, cache_dir, snap: bool) -> dict:
         by_pack[pack_of[song.key]] += song_results
     log.info("%s: %d charts evaluated", model.folder, len(results))
     report = onset_report(results)
-    report["per_pack"] = {pack: onset_report(rs) for pack, rs in sorted(by_pack.items())}
+    report["per_pack"] = per_pack(by_pack, onset_report)
     return report
+
+
+def per_pack(results_by_pack: dict[str, list], report) -> dict:
+    """The same report on each pack's results, packs in name order."""
+    return {pack: report(results) for pack, results in sorted(results_by_pack.items())}
