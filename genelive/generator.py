@@ -28,7 +28,7 @@ from export.backend import check_backend
 from export.checks import InvalidValue, check_seed, one_line
 from export.progress import Progress, check_cancel, quiet
 from genelive.audio import MAX_DURATION_S, SAMPLE_RATE, load_audio
-from genelive.difficulty import DIFFICULTIES
+from genelive.difficulty import DIFFICULTIES, meter_inputs, predict_meter
 from genelive.features import log_mel
 from genelive.formats.chartset import ChartSet
 from genelive.formats.notes import Chart, Note
@@ -48,7 +48,8 @@ from genelive.snapping import DEFAULT_SUBDIVISIONS, place_on_grid
 from genelive.song import GENERATOR, GeneratedSong, SongAnalysis, audio_tags, version
 from genelive.steps.arrows import HEAD, STATE_COLUMNS, TAIL, TAP, count_notes
 from genelive.steps.model import StepModel
-from genelive.tempo import TempoEstimate, check_half_beat, estimate_tempo, phase_for_bpm
+from genelive.tempo import TempoEstimate, check_half_beat, phase_for_bpm
+from genelive.tempo_map import describe_segments, estimate_tempo_map, timing_from_segments
 from genelive.timing import Timing, check_bpm
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class ChartGenerator:
             times, beats = self.note_rows(*rows, density_nps, extra_rows=extra)
             states = self.step_model.sample(times, beats, difficulty, song.mel, seed, temperature)
         notes = notes_from_states(states, beats, song.timing)
-        meter = self.meter(difficulty, len(notes), song.duration_s)
+        meter = self.meter(difficulty, notes, song.duration_s)
         return Chart(difficulty, meter, notes, song.duration_s, seed=int(seed))
 
     def assemble(
@@ -266,8 +267,9 @@ class ChartGenerator:
         )
 
     def estimate_tempo(self, audio: np.ndarray) -> TempoEstimate:
-        """Tempo candidates from the audio, the beat phase checked by the onset model."""
-        return self.check_phase(estimate_tempo(audio), audio)
+        """Tempo candidates from the audio (with segments where the tempo changes), the beat
+        phase checked by the onset model."""
+        return self.check_phase(estimate_tempo_map(audio), audio)
 
     def check_phase(
         self, estimate: TempoEstimate, audio: np.ndarray, features: np.ndarray | None = None
@@ -304,7 +306,7 @@ class ChartGenerator:
             return Timing.constant(bpm, offset_s), None
         if offset_s is not None:
             raise InvalidValue("{offset_s} needs {bpm}", "offset_s", "bpm")
-        return None, estimate_tempo(audio)
+        return None, estimate_tempo_map(audio)
 
     def note_rows(
         self,
@@ -345,15 +347,22 @@ class ChartGenerator:
         )
         return times, (positions + first_beat).astype(np.float64)
 
-    def meter(self, difficulty: str, n_notes: int, duration_s: float) -> int:
-        a, b = self.step_model.config.meter_fit.get(
-            difficulty, (DIFFICULTIES.index(difficulty) * 2 + 1, 0.0)
+    def meter(
+        self, difficulty: str, notes: Sequence[Note], duration_s: float, pack: str = ""
+    ) -> int:
+        """The difficulty number the corpus' charters give such a chart: their fit over all
+        packs, or the fit of one pack (`pack`, a folder of the training data) where it has one."""
+        stats = self.step_model.config
+        fit = stats.meter_fit_by_pack.get(pack, {}).get(difficulty) or stats.meter_fit.get(
+            difficulty, [DIFFICULTIES.index(difficulty) * 2 + 1.0]
         )
-        return int(np.clip(round(a + b * n_notes / max(duration_s, 1.0)), 1, 20))
+        rows_s = np.unique([n.time_s for n in notes])
+        return predict_meter(fit, *meter_inputs(rows_s, len(notes), duration_s))
 
 
 def estimated_timing(estimate: TempoEstimate) -> Timing:
-    """The best candidate's tempo map; a warning when the candidates score close."""
+    """The estimate's tempo map (its segments where the tempo changes, else the best
+    candidate's tempo); a warning when the candidates score close."""
     if estimate.unsure:
         others = ", ".join(
             f"{c.bpm:g} at {c.offset_s:+.3f} s ({c.confidence:.0%})"
@@ -367,6 +376,9 @@ def estimated_timing(estimate: TempoEstimate) -> Timing:
             100 * estimate.candidates[0].confidence,
             others,
         )
+    if estimate.segments:
+        log.info("tempo changes: %s", describe_segments(estimate.segments))
+        return timing_from_segments(estimate.segments)
     return Timing.constant(estimate.bpm, estimate.offset_s)
 
 

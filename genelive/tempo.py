@@ -67,6 +67,9 @@ class TempoCandidate:
 class TempoEstimate:
     candidates: tuple[TempoCandidate, ...]  # ranked, best first
     unsure: bool  # the best candidate does not clearly win: ask the user
+    # Where the tempo changes (genelive.tempo_map): the segments, the first at 0 s; () when
+    # the song keeps the best candidate's tempo.
+    segments: tuple = ()
 
     @property
     def bpm(self) -> float:
@@ -91,8 +94,8 @@ class CombSpectrum:
     than the search steps, so a tempo's coefficient is its nearest bin.
     """
 
-    def __init__(self, env: np.ndarray, fps: float):
-        n_fft = 1 << max(21, math.ceil(math.log2(len(env))))
+    def __init__(self, env: np.ndarray, fps: float, n_fft: int | None = None):
+        n_fft = n_fft or 1 << max(21, math.ceil(math.log2(len(env))))
         self.magnitude = np.abs(np.fft.rfft(env, n_fft))
         self.bins_per_bpm = n_fft / (60.0 * fps)
 
@@ -116,7 +119,11 @@ def estimate_tempo(
 ) -> TempoEstimate:
     """Ranked (BPM, offset) candidates for a song of constant tempo."""
     env = onset_envelope(audio, sample_rate)
-    fps = sample_rate / HOP
+    return estimate_from_envelope(env, sample_rate / HOP, n_candidates)
+
+
+def estimate_from_envelope(env: np.ndarray, fps: float, n_candidates: int = 5) -> TempoEstimate:
+    """`estimate_tempo` from the onset envelope (T,) at `fps` frames per second."""
     if len(env) < 4 * fps or not np.any(env):
         raise ValueError("too short or too flat to estimate a tempo (needs a few seconds of beats)")
     comb = CombSpectrum(env, fps)
@@ -226,4 +233,14 @@ def check_half_beat(estimate: TempoEstimate, activation: np.ndarray, fps: float)
             dataclasses.replace(kept, relation="half-beat"),
         )
     close = HALF_BEAT_RATIO * min(on, half) >= max(on, half)
-    return TempoEstimate((kept, moved, *estimate.candidates[1:]), estimate.unsure or close)
+    segments = estimate.segments
+    if kept.offset_s != best.offset_s:  # the segments of the main tempo move with it
+        half_s = kept.offset_s - best.offset_s
+        segments = tuple(
+            dataclasses.replace(s, first_beat_s=round(s.first_beat_s - half_s, 4))
+            if s.bpm == best.bpm
+            else s
+            for s in segments
+        )
+    candidates = (kept, moved, *estimate.candidates[1:])
+    return TempoEstimate(candidates, estimate.unsure or close, segments)

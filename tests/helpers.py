@@ -24,16 +24,21 @@ def click_track(
     bpm: float, seconds: float, sr: int = 22050, first_beat_s: float = 0.5, accent_every: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """A pad tone with short clicks on every beat from `first_beat_s`: (audio, click times)."""
+    times = np.arange(first_beat_s, seconds - 0.1, 60.0 / bpm)
+    return clicks_at(times, seconds, sr, accent_every), times
+
+
+def clicks_at(times_s: np.ndarray, seconds: float, sr: int = 22050, accent_every: int = 1):
+    """(n,) float32: a pad tone with a short click at each of `times_s`."""
     t = np.arange(int(seconds * sr)) / sr
     audio = 0.05 * np.sin(2 * math.pi * 220 * t)
-    times = np.arange(first_beat_s, seconds - 0.1, 60.0 / bpm)
     rng = np.random.default_rng(0)
     burst = rng.standard_normal(int(0.03 * sr)) * np.exp(-np.arange(int(0.03 * sr)) / (0.004 * sr))
-    for i, onset in enumerate(times):
+    for i, onset in enumerate(times_s):
         start = round(onset * sr)
         gain = 0.9 if i % accent_every == 0 else 0.6
         audio[start : start + len(burst)] += gain * burst[: len(audio) - start]
-    return audio.astype(np.float32), times
+    return audio.astype(np.float32)
 
 
 def write_audio(path: Path, audio: np.ndarray, sr: int = 22050, **kwargs) -> Path:

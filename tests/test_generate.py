@@ -14,7 +14,7 @@ from app.cli import main
 from export.atomic import OutputError
 from genelive import ChartGenerator
 from genelive.formats.reading import check_round_trip, read_chart_file
-from genelive.steps.arrows import HEAD, N_STATES, STATE_COLUMNS, TAIL, TAP
+from genelive.steps.arrows import HEAD, N_STATES, STATE_COLUMNS, TAIL, TAP, count_notes
 from genelive.steps.model import PlayRules
 from tests.helpers import click_track, write_audio
 
@@ -111,6 +111,22 @@ def test_tempo_is_estimated_when_not_given(song_path, generator):
     summary = song.summary()
     assert summary["tempo_candidates"][0]["bpm"] == song.timing.bpm
     assert {c["relation"] for c in summary["tempo_candidates"]} >= {"×2", "×½"}
+
+
+def test_a_song_whose_tempo_changes_is_charted_on_a_tempo_map(generator, tmp_path):
+    from tests.test_tempo_map import changing_clicks
+
+    audio, clicks = changing_clicks([(128.0, 30.0), (160.0, 30.0)])
+    path = write_audio(tmp_path / "changes.wav", audio)
+    song = generator(path, difficulties=["Medium"])
+    assert [round(bpm) for _, bpm in song.timing.bpms] == [128, 160]
+    note_s = np.array([n.time_s for n in song.chart("Medium").notes])
+    assert np.abs(note_s[:, None] - clicks[None, :]).min(axis=1).max() < 0.02  # on the clicks
+    for written in song.save(tmp_path / "out", formats=("sm", "osu")):
+        if written.suffix in (".sm", ".osu"):
+            read = read_chart_file(written)
+            assert [round(bpm) for _, bpm in read.timing.bpms] == [128, 160]
+            assert check_round_trip(song, written) < 0.002
 
 
 def test_timing_from_an_existing_chart(song_path, tmp_path, capsys):
@@ -240,3 +256,13 @@ def test_step_model_learns_from_two_corpus_songs(corpus, tmp_path):
     assert states.shape == (20,) and np.all(states > 0)
     again = model.sample(times, np.arange(20) / 2, "Hard", np.zeros((400, 229)), seed=0)
     assert np.array_equal(states, again)
+    # The hold bias was fitted on the validation song's charts, and it moves the hold rate.
+    levels = {c.difficulty for c in songs[1].charts if c.steps is not None}
+    assert set(model.config.hold_bias) == levels
+    assert all(-3 <= b <= 5 for b in model.config.hold_bias.values())
+    assert all(len(fit) == 3 for fit in model.config.meter_fit.values())
+    holds = [
+        count_notes(model.sample(times, np.arange(20) / 2, "Hard", np.zeros((400, 229)), 0, 1, b))
+        for b in (-30.0, 30.0)
+    ]
+    assert holds[0][1] == 0 and holds[1][1] >= 5

@@ -144,20 +144,32 @@ def parse_density(text: str | None) -> dict[str, float]:
 def run_tempo(args) -> dict | None:
     import dataclasses
 
+    import numpy as np
+
     from genelive.audio import load_audio
-    from genelive.generator import ChartGenerator
+    from genelive.generator import ChartGenerator, estimated_timing
+    from genelive.tempo_map import describe_segments
 
     audio = load_audio(args.audio, max_duration_s=args.max_minutes * 60)
     estimate = ChartGenerator.load(args.model).estimate_tempo(audio)
     candidates = [dataclasses.asdict(c) for c in estimate.candidates]
+    timing = estimated_timing(estimate)
     if args.json:
         return {
             "bpm": estimate.bpm,
             "offset": estimate.offset_s,
             "unsure": estimate.unsure,
             "candidates": candidates,
+            "segments": [dataclasses.asdict(s) for s in estimate.segments],
+            "timing": timing.to_dict(),
         }
     print(f"{args.audio.name}: {estimate.bpm:g} BPM, offset {estimate.offset_s:+.3f} s")
+    if estimate.segments:
+        print(f"the tempo changes: {describe_segments(estimate.segments)}")
+        starts_s = timing.time_at(np.array([b for b, _ in timing.bpms]))
+        for (beat, bpm), start_s in zip(timing.bpms, starts_s, strict=True):
+            print(f"  from beat {beat:g} ({start_s:.2f} s): {bpm:g} BPM")
+        print("charts made without --bpm use this tempo map; the candidates are for one tempo")
     if estimate.unsure:
         print("unsure: the candidates below score close; listen and choose one")
     for c in candidates:

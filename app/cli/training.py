@@ -1,5 +1,5 @@
 """`studio` for the chart models themselves: train-charts, tune-decoding, eval-charts,
-train-steps, import-klab."""
+train-steps, tune-steps, import-klab."""
 
 from __future__ import annotations
 
@@ -98,6 +98,19 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.set_defaults(run=run_train_steps)
+
+    p = sub.add_parser(
+        "tune-steps", help="refit a step model's meters (train) and hold rate (validation)"
+    )
+    p.add_argument("data_dir", type=Path, help="the charts the model was trained on")
+    p.add_argument("--model", type=Path, required=True, help="step model folder to update")
+    p.add_argument(
+        "--onset-model",
+        type=Path,
+        default=None,
+        help="onset model whose rows the hold rate is fitted on (default: bundled)",
+    )
+    p.set_defaults(run=run_tune_steps)
 
     p = sub.add_parser("import-klab", help="import a KLab GenéLive! state dict (.pth)")
     p.add_argument("checkpoint", type=Path, help="KLab SimpleOnsets state dict")
@@ -238,6 +251,7 @@ def run_train_steps(args) -> None:
         cache_dir=args.cache_dir or DEFAULT_CACHE,
         extra={"data_dir": str(args.data_dir), "command": args.command_line},
         test_songs=test,
+        onset_model_dir=split_from,
     )
     for side in ("validation", "test"):
         ppl = report.get(f"{side}_perplexity", {})
@@ -245,6 +259,14 @@ def run_train_steps(args) -> None:
             if name in ppl:
                 print(f"{side} perplexity {name:<8} {ppl[name]['all']:.3f}")
     print(f"wrote {args.output} (best step {report['best_step']})")
+
+
+def run_tune_steps(args) -> None:
+    from genelive.training.steps import retune_steps
+
+    config = retune_steps(args.data_dir, args.model, args.onset_model)
+    print(f"{args.model}: hold bias (logits) {config.hold_bias}")
+    print(f"meter fits (a + b·notes/s + c·peak rows/s) {config.meter_fit}")
 
 
 def run_import_klab(args) -> None:

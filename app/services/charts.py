@@ -23,6 +23,7 @@ from genelive.formats.songfolder import check_formats
 from genelive.generator import ChartGenerator
 from genelive.settings import check_density, check_keys, check_temperature, parse_difficulties
 from genelive.song import GeneratedSong, SongAnalysis
+from genelive.tempo_map import describe_segments
 from genelive.timing import MAX_OFFSET_S, check_bpm
 
 FORMAT_CHOICES = list(FORMATS)
@@ -47,6 +48,12 @@ class ChartService:
         rows = [
             [c.bpm, c.offset_s, round(100 * c.confidence), c.relation] for c in estimate.candidates
         ]
+        if estimate.segments:  # an empty BPM charts on the estimated tempo map
+            note = (
+                f"The tempo changes ({describe_segments(estimate.segments)}): leave BPM and "
+                "Offset empty to chart on this tempo map, or click a row for one tempo."
+            )
+            return rows, None, None, note
         note = (
             "The candidates score close: listen and pick one (click a row)."
             if estimate.unsure

@@ -111,7 +111,9 @@ def evaluate_generated(songs: list[Song], model_dir=None) -> dict:
                     )
                     results.append(result)
                     by_pack[song.pack].append(result)
-                    shape.add(c, ours)
+                    shape.add(
+                        c, ours, gen.meter(c.difficulty, ours.notes, ours.duration_s, song.pack)
+                    )
         report = onset_report(results)
         report.update(shape.report())
         report["per_pack"] = per_pack(by_pack, onset_report)
@@ -126,10 +128,11 @@ class ChartShapes:
     def __init__(self):
         self.counts = {d: np.zeros(4) for d in DIFFICULTIES}  # notes, human notes, holds, human
         self.meter_errors: dict[str, list[float]] = defaultdict(list)
+        self.pack_meter_errors: list[float] = []  # with the meter fit of the chart's own pack
         self.start_errors_s: list[float] = []
         self.end_errors_s: list[float] = []
 
-    def add(self, human, ours) -> None:
+    def add(self, human, ours, pack_meter: int | None = None) -> None:
         from genelive.steps.arrows import count_notes
 
         if human.steps is not None:
@@ -137,6 +140,8 @@ class ChartShapes:
             self.counts[human.difficulty] += (ours.n_notes, notes, ours.n_holds, holds)
         if human.meter is not None and 0 < human.meter <= MAX_METER:
             self.meter_errors[human.difficulty].append(abs(ours.meter - human.meter))
+            if pack_meter is not None:
+                self.pack_meter_errors.append(abs(pack_meter - human.meter))
         if ours.notes and len(human.onset_times_s):
             times = [n.time_s for n in ours.notes]
             self.start_errors_s.append(min(times) - human.onset_times_s[0])
@@ -156,6 +161,9 @@ class ChartShapes:
                 **{d: round(float(np.mean(e)), 3) for d, e in self.meter_errors.items()},
                 "all": round(float(np.mean(meters)), 3) if meters else 0.0,
             },
+            "meter_mae_pack_fit": round(float(np.mean(self.pack_meter_errors)), 3)
+            if self.pack_meter_errors
+            else 0.0,
             # ours − human, s: the median and the median of the absolute value, over charts
             "first_note_s": _median_pair(self.start_errors_s),
             "last_note_s": _median_pair(self.end_errors_s),

@@ -29,12 +29,20 @@ class StepConfig:
     # Longest hold the sampler lets run before it closes it, in beats.
     max_hold_beats: float = 8.0
     # Corpus statistics written at training, per difficulty: notes per second over the song
-    # (10th, 50th, 90th percentiles), notes per row (jumps make it > 1), meter ≈ a + b · nps,
-    # and the shortest gap between note rows that charters use (2nd percentile, s).
+    # (10th, 50th, 90th percentiles), notes per row (jumps make it > 1), meter ≈ a + b · nps +
+    # c · peak rows/s in the densest 10 s (over all packs, and per pack: packs rate alike
+    # densities differently), and the shortest gap between note rows that charters use (2nd
+    # percentile, s).
     density_nps: dict[str, list[float]] = field(default_factory=dict)
     notes_per_row: dict[str, float] = field(default_factory=dict)
     meter_fit: dict[str, list[float]] = field(default_factory=dict)
+    meter_fit_by_pack: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     min_gap_s: dict[str, float] = field(default_factory=dict)
+    # Added to the logits of states that start a hold, per difficulty: chosen on validation so
+    # sampled charts hold as often as the human ones (`fit_hold_bias`). The network learned
+    # holds whose tails end on rows of their own; generated rows are onsets only, and without
+    # it the sampler writes half the human share.
+    hold_bias: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         check_config(

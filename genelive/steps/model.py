@@ -98,9 +98,14 @@ class StepModel:
         song_mel: np.ndarray,
         seed: int,
         temperature: float = 1.0,
+        hold_bias: float | None = None,
     ) -> np.ndarray:
-        """States (R,) for the rows, sampled with `seed` under the playability rules."""
+        """States (R,) for the rows, sampled with `seed` under the playability rules;
+        `hold_bias` (default: the config's for the difficulty) is added to hold heads' logits."""
         feats, mel = row_inputs(times_s, beats, difficulty, song_mel)
+        if hold_bias is None:
+            hold_bias = self.config.hold_bias.get(difficulty, 0.0)
+        bias = np.where(_HAS_HEAD, hold_bias, 0.0)  # (256,)
         rng = np.random.default_rng([seed, DIFFICULTIES.index(difficulty)])
         rules = PlayRules(difficulty, self.config.max_hold_beats)
         h = c = np.zeros((self.config.layers, 1, self.config.hidden), np.float32)
@@ -117,7 +122,7 @@ class StepModel:
                 }
             )
             h, c = out["h"], out["c"]
-            logits = out["logits"][0, 0].astype(np.float64) / max(temperature, 1e-3)
+            logits = (out["logits"][0, 0].astype(np.float64) + bias) / max(temperature, 1e-3)
             allowed = rules.allowed(beats[i], last=i == len(times_s) - 1)
             p = np.exp(logits - logits[allowed].max()) * allowed
             prev = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))

@@ -7,6 +7,7 @@ and a bigram (state given the previous state, per difficulty, interpolated with 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -19,14 +20,15 @@ import torch.nn.functional as F
 
 from export.checks import check_config
 from export.weights import load_model_folder, save_model_folder
-from genelive.difficulty import DIFFICULTIES, MAX_METER
+from genelive.difficulty import DIFFICULTIES, MAX_METER, MIN_FIT_CHARTS, fit_meter, meter_inputs
 from genelive.onsets.config import OnsetConfig
 from genelive.steps.arrows import N_STATES, StepRows, count_notes
 from genelive.steps.config import START_STATE, StepConfig
-from genelive.steps.model import row_inputs
+from genelive.steps.model import StepModel, row_inputs
 from genelive.steps.nets import StepNet
-from genelive.training.corpus import Song
-from genelive.training.data import DEFAULT_CACHE, TRAINING_FILE, cached_features
+from genelive.training.corpus import Song, scan_charts
+from genelive.training.data import DEFAULT_CACHE, TRAINING_FILE, cached_features, model_split
+from genelive.training.validation import fit_hold_bias
 
 log = logging.getLogger(__name__)
 
@@ -80,39 +82,44 @@ def step_sequences(songs: Sequence[Song], cache_dir: Path | None = DEFAULT_CACHE
 
 def corpus_statistics(songs: Sequence[Song]) -> dict[str, dict]:
     """StepConfig's corpus fields, per difficulty: notes-per-second percentiles (10, 50, 90),
-    notes per onset row, a meter ≈ a + b·nps fit, the shortest usual gap between onset rows."""
+    notes per onset row, the shortest usual gap between onset rows, and the meter fits (over
+    all packs, and per pack)."""
     nps: dict[str, list] = {d: [] for d in DIFFICULTIES}
     rows: dict[str, list] = {d: [0, 0] for d in DIFFICULTIES}
     gaps: dict[str, list] = {d: [] for d in DIFFICULTIES}
-    meters: dict[str, list] = {d: [] for d in DIFFICULTIES}
+    meters: dict[str, dict[str, list]] = {}  # pack → difficulty → (nps, peak, meter)
     for song in songs:
         for chart in song.charts:
             if chart.steps is None:
                 continue
             n_notes = count_notes(chart.steps.states)[0]
-            rate = n_notes / max(song.duration_s, 1.0)
+            rate, peak = meter_inputs(chart.onset_times_s, n_notes, song.duration_s)
             rows[chart.difficulty][0] += n_notes
             rows[chart.difficulty][1] += len(chart.onset_times_s)
             nps[chart.difficulty].append(rate)
             gaps[chart.difficulty].extend(np.diff(chart.onset_times_s))
             if chart.meter is not None and 0 < chart.meter <= MAX_METER:
-                meters[chart.difficulty].append((rate, chart.meter))
-    density, meter_fit, min_gap, per_row = {}, {}, {}, {}
+                by_level = meters.setdefault(song.pack, {})
+                by_level.setdefault(chart.difficulty, []).append((rate, peak, chart.meter))
+    density, min_gap, per_row = {}, {}, {}
     for d in DIFFICULTIES:
         if nps[d]:
             density[d] = [round(float(v), 3) for v in np.percentile(nps[d], [10, 50, 90])]
             min_gap[d] = round(float(np.percentile(gaps[d], 2)), 3) if gaps[d] else 0.0
             per_row[d] = round(rows[d][0] / max(rows[d][1], 1), 3)
-        pairs = np.array(meters[d], np.float64).reshape(-1, 2)
-        if len(pairs) >= 3 and np.ptp(pairs[:, 0]) > 0:
-            slope, intercept = np.polyfit(pairs[:, 0], pairs[:, 1], 1)
-            meter_fit[d] = [round(float(intercept), 3), round(float(slope), 3)]
-        elif len(pairs):
-            meter_fit[d] = [float(np.median(pairs[:, 1])), 0.0]
+    pooled: dict[str, list] = {}
+    for by_level in meters.values():
+        for d, charts in by_level.items():
+            pooled.setdefault(d, []).extend(charts)
     return {
         "density_nps": density,
         "notes_per_row": per_row,
-        "meter_fit": meter_fit,
+        "meter_fit": {d: fit_meter(c) for d, c in pooled.items()},
+        "meter_fit_by_pack": {
+            pack: {d: fit_meter(c) for d, c in by_level.items() if len(c) >= MIN_FIT_CHARTS}
+            for pack, by_level in sorted(meters.items())
+            if pack
+        },
         "min_gap_s": min_gap,
     }
 
@@ -199,9 +206,11 @@ def train_steps(
     cache_dir: Path | None = DEFAULT_CACHE,
     extra: dict | None = None,
     test_songs: Sequence[Song] = (),
+    onset_model_dir: Path | None = None,
 ) -> dict:
-    """Train, keep the step with the best validation perplexity, save the folder; the report
-    (perplexities on validation, and on `test_songs` per pack where given)."""
+    """Train, keep the step with the best validation perplexity, fit the hold bias on the
+    validation songs' generated rows (`onset_model_dir`'s onsets: default the bundled model),
+    save the folder; the report (perplexities on validation, and on `test_songs` per pack)."""
     config = config or StepConfig()
     tc = train_config or StepTrainConfig()
     for name, value in corpus_statistics(train_songs).items():
@@ -246,6 +255,8 @@ def train_steps(
         **(extra or {}),
     }
     _, best_net = load_model_folder(out_dir, StepConfig, StepNet)
+    if val_songs:  # the rate of holds on generated rows, chosen on validation
+        config.hold_bias = fit_hold_bias(StepModel.load(out_dir), val_songs, onset_model_dir)
     if val:
         report["validation_perplexity"] = perplexity_report(best_net, train, val)
     # Reported only: the test songs choose nothing (the best step is validation's).
@@ -270,3 +281,24 @@ def perplexity_report(net: StepNet, train: list[StepSequence], seqs: list[StepSe
         "unigram": perplexities(baselines["unigram"]),
         "rows": sum(len(s.states) for s in seqs),
     }
+
+
+def retune_steps(
+    data_dir: str | Path, model_dir: str | Path, onset_model_dir: Path | None = None
+) -> StepConfig:
+    """A step model folder's corpus statistics (meter fits, densities) again from its training
+    songs and its hold bias from its validation songs (on the rows `onset_model_dir`'s onsets
+    give); rewrites config.json, weights untouched."""
+    model = StepModel.load(model_dir)
+    split = model_split(model.folder)
+    if split is None:
+        raise ValueError(f"{model_dir}: records no train/validation split (training.json)")
+    songs = scan_charts(data_dir)
+    train = [s for s in songs if s.key in set(split["train"])]
+    val = [s for s in songs if s.key in set(split["validation"])]
+    if not train or not val:
+        raise ValueError(f"{data_dir}: the model's training and validation songs are not here")
+    config = dataclasses.replace(model.config, **corpus_statistics(train))
+    config.hold_bias = fit_hold_bias(model, val, onset_model_dir)
+    save_model_folder(model.folder, config, None)
+    return config
