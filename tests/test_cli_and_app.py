@@ -24,6 +24,7 @@ COMMANDS = [
     "tune-decoding",
     "eval-charts",
     "train-steps",
+    "tune-steps",
     "import-klab",
     "style",
     "import-stytr2",
